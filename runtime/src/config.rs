@@ -1,0 +1,220 @@
+//! Configuration from environment variables, validated at start-up.
+//!
+//! Every service reads its settings through [`Env`], so a missing or malformed
+//! variable stops the process with a message that names it. Tests build an
+//! [`Env`] from pairs instead of mutating the process environment, which is
+//! shared by all threads.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A configuration problem, always naming the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing required environment variable {0}")]
+    Missing(String),
+    #[error("environment variable {name} is malformed: {reason} (got {value:?})")]
+    Malformed {
+        name: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub fn malformed(name: &str, value: &str, reason: impl Display) -> Self {
+        ConfigError::Malformed {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// A snapshot of environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The process environment (non-UTF-8 values are skipped).
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// Sets or replaces one variable (tests and defaults).
+    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// The raw value; an empty string counts as unset, as in the seed's `.env`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
+        self.get(name)
+            .map(str::to_string)
+            .ok_or_else(|| ConfigError::Missing(name.to_string()))
+    }
+
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_string)
+    }
+
+    pub fn string_or(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or(default).to_string()
+    }
+
+    /// Parses a variable, falling back to `default` when unset.
+    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e| ConfigError::malformed(name, v, e)),
+        }
+    }
+
+    pub fn parse_required<T>(&self, name: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let v = self.required(name)?;
+        v.parse().map_err(|e| ConfigError::malformed(name, &v, e))
+    }
+
+    /// Seconds as a duration; accepts fractions ("0.5") so tests can use short timeouts.
+    pub fn seconds_or(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => {
+                let secs: f64 = v.parse().map_err(|e| ConfigError::malformed(name, v, e))?;
+                if !secs.is_finite() || secs < 0.0 {
+                    return Err(ConfigError::malformed(name, v, "must be a non-negative number of seconds"));
+                }
+                Ok(Duration::from_secs_f64(secs))
+            }
+        }
+    }
+
+    /// A boolean: true/false, 1/0, yes/no.
+    pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError::malformed(name, v, "expected true or false")),
+        }
+    }
+
+    /// A comma-separated list, each item parsed.
+    pub fn list_or<T>(&self, name: &str, default: Vec<T>) -> Result<Vec<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|e| ConfigError::malformed(name, v, e)))
+                .collect(),
+        }
+    }
+
+    /// A host:port pair from two variables.
+    pub fn addr(&self, host_var: &str, port_var: &str, default_port: u16) -> Result<Option<(String, u16)>, ConfigError> {
+        match self.get(host_var) {
+            None => Ok(None),
+            Some(host) => Ok(Some((host.to_string(), self.parse_or(port_var, default_port)?))),
+        }
+    }
+}
+
+/// Where this process runs; changes defaults such as log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Sandbox,
+    Production,
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "development" | "dev" | "local" | "test" => Ok(Environment::Development),
+            "sandbox" => Ok(Environment::Sandbox),
+            "production" | "prod" => Ok(Environment::Production),
+            _ => Err("expected development, sandbox or production".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let env = Env::from_pairs([("OTHER", "x")]);
+        let err = env.required("TELEGRAM_TOKEN").unwrap_err();
+        assert_eq!(err.to_string(), "missing required environment variable TELEGRAM_TOKEN");
+    }
+
+    #[test]
+    fn malformed_number_names_variable_and_value() {
+        let env = Env::from_pairs([("DATABASE_POOL_SIZE", "ten")]);
+        let err = env.parse_or::<u32>("DATABASE_POOL_SIZE", 5).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("DATABASE_POOL_SIZE") && msg.contains("ten"), "{msg}");
+    }
+
+    #[test]
+    fn empty_value_counts_as_unset() {
+        let env = Env::from_pairs([("REDIS_PASSWORD", "  ")]);
+        assert_eq!(env.optional("REDIS_PASSWORD"), None);
+        assert_eq!(env.parse_or("RATE_LIMIT_BURST", 10u32).unwrap(), 10);
+    }
+
+    #[test]
+    fn seconds_accept_fractions_and_reject_negatives() {
+        let env = Env::from_pairs([("A", "0.25"), ("B", "-1")]);
+        assert_eq!(env.seconds_or("A", Duration::ZERO).unwrap(), Duration::from_millis(250));
+        assert!(env.seconds_or("B", Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        let env = Env::from_pairs([("ADMIN_IDS", "1, 2,3")]);
+        assert_eq!(env.list_or::<i64>("ADMIN_IDS", vec![]).unwrap(), vec![1, 2, 3]);
+        let bad = Env::from_pairs([("ADMIN_IDS", "1,x")]);
+        assert!(bad.list_or::<i64>("ADMIN_IDS", vec![]).unwrap_err().to_string().contains("ADMIN_IDS"));
+    }
+}

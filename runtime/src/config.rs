@@ -5,7 +5,8 @@
 //! [`Env`] from pairs instead of mutating the process environment, which is
 //! shared by all threads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,10 +34,13 @@ impl ConfigError {
     }
 }
 
-/// A snapshot of environment variables.
+/// A snapshot of environment variables. It remembers which names were read,
+/// so a test can compare what the code expects with what deployment files
+/// (docker-compose.yml, .env.example) provide.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+    read: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Env {
@@ -44,6 +48,7 @@ impl Env {
     pub fn from_process() -> Self {
         Env {
             vars: std::env::vars().collect(),
+            read: Default::default(),
         }
     }
 
@@ -55,7 +60,13 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            read: Default::default(),
         }
+    }
+
+    /// Every variable name looked up so far, set or not.
+    pub fn names_read(&self) -> BTreeSet<String> {
+        self.read.lock().expect("env read-set poisoned").clone()
     }
 
     /// Sets or replaces one variable (tests and defaults).
@@ -66,6 +77,10 @@ impl Env {
 
     /// The raw value; an empty string counts as unset, as in the seed's `.env`.
     pub fn get(&self, name: &str) -> Option<&str> {
+        self.read
+            .lock()
+            .expect("env read-set poisoned")
+            .insert(name.to_string());
         self.vars
             .get(name)
             .map(|v| v.trim())
@@ -217,4 +232,44 @@ mod tests {
         let bad = Env::from_pairs([("ADMIN_IDS", "1,x")]);
         assert!(bad.list_or::<i64>("ADMIN_IDS", vec![]).unwrap_err().to_string().contains("ADMIN_IDS"));
     }
+}
+
+/// Settings every service reads.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub environment: Environment,
+    /// A tracing filter built from `LOG_LEVEL` (the seed's INFO/DEBUG… or a full filter).
+    pub log_filter: String,
+    pub otlp_endpoint: Option<String>,
+    pub health_check_interval: Duration,
+    pub admin_ids: Vec<i64>,
+}
+
+impl CommonConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let log_level = env.string_or("LOG_LEVEL", "info");
+        let log_filter = crate::telemetry::filter_from_level(&log_level);
+        if tracing_subscriber::EnvFilter::try_new(&log_filter).is_err() {
+            return Err(ConfigError::malformed("LOG_LEVEL", &log_level, "expected a level such as INFO or a tracing filter"));
+        }
+        let otlp_endpoint = env.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(e) = &otlp_endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(ConfigError::malformed("OTEL_EXPORTER_OTLP_ENDPOINT", e, "expected an http(s) URL"));
+        }
+        Ok(CommonConfig {
+            environment: env.parse_or("ENVIRONMENT", Environment::Development)?,
+            log_filter,
+            otlp_endpoint,
+            health_check_interval: env.seconds_or("HEALTH_CHECK_INTERVAL", Duration::from_secs(30))?,
+            admin_ids: env.list_or("ADMIN_IDS", vec![])?,
+        })
+    }
+}
+
+/// A listen address such as `0.0.0.0:50051`.
+pub fn listen_addr(env: &Env, name: &str, default: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    let v = env.string_or(name, default);
+    v.parse().map_err(|e| ConfigError::malformed(name, &v, e))
 }

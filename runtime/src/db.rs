@@ -19,6 +19,9 @@ pub struct DbConfig {
 impl DbConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let url = env.required("DATABASE_URL")?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::malformed("DATABASE_URL", "<redacted>", "expected postgres://user:password@host:port/db"));
+        }
         // Validate now so a typo stops start-up with the variable's name,
         // instead of surfacing later as a connection error.
         PgConnectOptions::from_str(&url).map_err(|e| ConfigError::malformed("DATABASE_URL", "<redacted>", e))?;

@@ -1,0 +1,91 @@
+//! Builds the bot service and runs it until shutdown.
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use proto::bot::bot_server::{Bot as BotRpc, BotServer};
+use proto::bot::{UpdateReply, UpdateRequest};
+use runtime::ServiceError;
+use runtime::health::{Component, Report};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+pub struct App {
+    listener: TcpListener,
+    db: PgPool,
+    cache: cache::Cache,
+    dispatcher: Dispatcher,
+}
+
+impl App {
+    /// Binds the listener, connects storage and applies migrations.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let db = runtime::db::pool(&config.db)?;
+        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let cache = cache::Cache::connect(&config.redis).await?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let dispatcher = Dispatcher {
+            db: db.clone(),
+            tg: telegram::Bot::new(&config.telegram),
+        };
+        Ok(App {
+            listener,
+            db,
+            cache,
+            dispatcher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "bot service listening");
+        let (health, health_svc) = tonic_health::server::health_reporter();
+        health.set_serving::<BotServer<BotService>>().await;
+        let routes = tonic::service::Routes::new(health_svc).add_service(BotServer::new(BotService {
+            dispatcher: self.dispatcher,
+        }));
+        let db = self.db.clone();
+        let cache = self.cache.clone();
+        let http = axum::Router::new().route(
+            "/health",
+            axum::routing::get(move || {
+                let (db, cache) = (db.clone(), cache.clone());
+                async move { health_report(&db, &cache).await }
+            }),
+        );
+        runtime::grpc::serve(self.listener, routes, http, shutdown).await
+    }
+}
+
+async fn health_report(db: &PgPool, cache: &cache::Cache) -> Report {
+    let mut c = BTreeMap::new();
+    c.insert(
+        "db".to_string(),
+        Component::from_result(runtime::db::ping(db, Duration::from_secs(2)).await),
+    );
+    c.insert("redis".to_string(), cache.health().await.into());
+    Report::new("bot", c)
+}
+
+struct BotService {
+    dispatcher: Dispatcher,
+}
+
+#[tonic::async_trait]
+impl BotRpc for BotService {
+    async fn handle_update(&self, req: Request<UpdateRequest>) -> Result<Response<UpdateReply>, Status> {
+        let req = req.into_inner();
+        let update: telegram::Update = serde_json::from_slice(&req.raw)
+            .map_err(|e| ServiceError::InvalidInput(format!("update {} is not a Telegram update: {e}", req.update_id)))?;
+        tracing::info!(update_id = update.update_id, chat_id = req.chat_id, "handling update");
+        let acted = self.dispatcher.handle(&update).await?;
+        metrics::counter!("bot_updates_total", "acted" => acted.to_string()).increment(1);
+        Ok(Response::new(UpdateReply { acted }))
+    }
+}

@@ -1,0 +1,13 @@
+//! The bot service: Telegram dialogs, menus and user registration.
+//!
+//! The gateway hands it one update at a time over gRPC and waits; an error
+//! status makes the gateway answer Telegram with 5xx so the update is redelivered.
+
+mod app;
+pub mod config;
+mod dispatch;
+pub mod texts;
+mod users;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,75 @@
+//! Builds the broadcast service and runs it until shutdown.
+
+use crate::config::Config;
+use proto::broadcast::broadcast_server::{Broadcast as BroadcastRpc, BroadcastServer};
+use proto::broadcast::{StatsReply, StatsRequest};
+use runtime::ServiceError;
+use runtime::health::{Component, Report};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+pub struct App {
+    listener: TcpListener,
+    db: PgPool,
+    cache: cache::Cache,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let db = runtime::db::pool(&config.db)?;
+        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let cache = cache::Cache::connect(&config.redis).await?;
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(App { listener, db, cache })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let (health, health_svc) = tonic_health::server::health_reporter();
+        health.set_serving::<BroadcastServer<BroadcastService>>().await;
+        let routes = tonic::service::Routes::new(health_svc)
+            .add_service(BroadcastServer::new(BroadcastService { db: self.db.clone() }));
+        let (db, cache) = (self.db.clone(), self.cache.clone());
+        let http = axum::Router::new().route(
+            "/health",
+            axum::routing::get(move || {
+                let (db, cache) = (db.clone(), cache.clone());
+                async move {
+                    let mut c = BTreeMap::new();
+                    c.insert("db".to_string(), Component::from_result(runtime::db::ping(&db, Duration::from_secs(2)).await));
+                    c.insert("redis".to_string(), cache.health().await.into());
+                    Report::new("broadcast", c)
+                }
+            }),
+        );
+        tracing::info!(port = self.port(), "broadcast service listening");
+        runtime::grpc::serve(self.listener, routes, http, shutdown).await
+    }
+}
+
+struct BroadcastService {
+    db: PgPool,
+}
+
+#[tonic::async_trait]
+impl BroadcastRpc for BroadcastService {
+    async fn get_stats(&self, _req: Request<StatsRequest>) -> Result<Response<StatsReply>, Status> {
+        let (users_total, subscribers_reachable): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE reachable AND subscribed) FROM users",
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(StatsReply {
+            users_total,
+            subscribers_reachable,
+        }))
+    }
+}

@@ -1,0 +1,93 @@
+//! Builds the gateway and runs it until shutdown.
+
+use crate::chat_order::ChatLocks;
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{callbacks, health, register, webhook};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use proto::bot::bot_client::BotClient;
+use proto::payments::payments_client::PaymentsClient;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Telegram updates are small; 1 MiB leaves room for long messages. nginx
+/// enforces the same cap in front.
+const UPDATE_BODY_LIMIT: usize = 1024 * 1024;
+/// Heleket callbacks are a few hundred bytes.
+const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let db = runtime::db::pool(&config.db)?;
+        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let cache = cache::Cache::connect(&config.redis).await?;
+        let bot_channel = runtime::grpc::channel(&config.bot_url, config.handover_timeout)?;
+        let payments_channel = runtime::grpc::channel(&config.payments_url, config.handover_timeout)?;
+        let broadcast_channel = runtime::grpc::channel(&config.broadcast_url, config.handover_timeout)?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let state = AppState {
+            cfg: Arc::new(config),
+            cache,
+            db,
+            bot: BotClient::new(bot_channel.clone()),
+            payments: PaymentsClient::new(payments_channel.clone()),
+            bot_channel,
+            payments_channel,
+            broadcast_channel,
+            chats: ChatLocks::default(),
+        };
+        Ok(App { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn router(state: AppState) -> Router {
+        let webhook_path = state.cfg.webhook_path.clone();
+        Router::new()
+            .route(
+                &webhook_path,
+                post(webhook::telegram_update).layer(DefaultBodyLimit::max(UPDATE_BODY_LIMIT)),
+            )
+            .route(
+                "/heleket/webhook",
+                post(callbacks::heleket_callback).layer(DefaultBodyLimit::max(CALLBACK_BODY_LIMIT)),
+            )
+            .route("/health", get(health::all))
+            .route("/health/db", get(health::db_only))
+            .route("/health/redis", get(health::redis_only))
+            .route("/health/payment", get(health::payment_only))
+            .with_state(state)
+            .merge(runtime::metrics::router())
+            .layer(axum::middleware::from_fn(runtime::metrics::track_http))
+            .layer(axum::middleware::from_fn(runtime::http::trace_requests))
+    }
+
+    /// Serves until `shutdown`; requests in flight are finished first.
+    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        if let Some(url) = self.state.cfg.webhook_url.clone() {
+            register::spawn(
+                telegram::Bot::new(&self.state.cfg.telegram),
+                url,
+                self.state.cfg.webhook_secret.clone(),
+                shutdown.clone(),
+            );
+        }
+        tracing::info!(port = self.port(), "gateway listening");
+        let app = Self::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    }
+}

@@ -1,0 +1,154 @@
+use ipnet::IpNet;
+use md5::{Digest, Md5};
+use runtime::config::{CommonConfig, ConfigError, Env, listen_addr};
+use runtime::db::DbConfig;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// `GATEWAY_LISTEN` (default 0.0.0.0:8081, behind nginx).
+    pub listen: SocketAddr,
+    /// `WEBHOOK_PATH` (default /webhook).
+    pub webhook_path: String,
+    /// The public URL registered with setWebhook, from `WEBHOOK_HOST`,
+    /// `WEBHOOK_PORT` and `WEBHOOK_PATH`; None leaves the webhook alone.
+    pub webhook_url: Option<String>,
+    /// Telegram echoes this in `X-Telegram-Bot-Api-Secret-Token`.
+    pub webhook_secret: String,
+    pub bot_url: String,
+    pub payments_url: String,
+    pub broadcast_url: String,
+    /// How long a hand-over to a service may take before we give up and let
+    /// Telegram redeliver.
+    pub handover_timeout: Duration,
+    /// Peers whose `X-Real-IP` we believe (nginx). Anyone else is judged by
+    /// the TCP peer address, so a client cannot spoof its address.
+    pub trusted_proxies: Vec<IpNet>,
+    pub db: DbConfig,
+    pub redis: cache::RedisConfig,
+    pub telegram: telegram::TelegramConfig,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let telegram = telegram::TelegramConfig::from_env(env)?;
+        let webhook_path = env.string_or("WEBHOOK_PATH", "/webhook");
+        if !webhook_path.starts_with('/') || webhook_path.starts_with("/health") || webhook_path == "/heleket/webhook" {
+            return Err(ConfigError::malformed(
+                "WEBHOOK_PATH",
+                &webhook_path,
+                "must start with / and not clash with /health or /heleket/webhook",
+            ));
+        }
+        let webhook_secret = match env.optional("TELEGRAM_WEBHOOK_SECRET") {
+            Some(s) if valid_secret(&s) => s,
+            Some(s) => {
+                return Err(ConfigError::malformed(
+                    "TELEGRAM_WEBHOOK_SECRET",
+                    &"*".repeat(s.len().min(8)),
+                    "must be 1-256 characters of A-Z a-z 0-9 _ -",
+                ));
+            }
+            None => derived_secret(&telegram.token),
+        };
+        let webhook_url = match env.optional("WEBHOOK_HOST") {
+            None => None,
+            Some(host) => Some(webhook_url(&host, env.parse_or::<u16>("WEBHOOK_PORT", 0)?, &webhook_path)?),
+        };
+        let trusted_proxies = env.list_or::<IpNet>(
+            "TRUSTED_PROXIES",
+            vec!["127.0.0.1/32".parse().expect("valid"), "::1/128".parse().expect("valid")],
+        )?;
+        Ok(Config {
+            common: CommonConfig::from_env(env)?,
+            listen: listen_addr(env, "GATEWAY_LISTEN", "0.0.0.0:8081")?,
+            webhook_path,
+            webhook_url,
+            webhook_secret,
+            bot_url: grpc_url(env, "BOT_GRPC_URL", "http://bot:50051")?,
+            payments_url: grpc_url(env, "PAYMENTS_GRPC_URL", "http://payments:50052")?,
+            broadcast_url: grpc_url(env, "BROADCAST_GRPC_URL", "http://broadcast:50053")?,
+            handover_timeout: env.seconds_or("HANDOVER_TIMEOUT", Duration::from_secs(25))?,
+            trusted_proxies,
+            db: DbConfig::from_env(env)?,
+            redis: cache::RedisConfig::from_env(env)?,
+            telegram,
+        })
+    }
+}
+
+fn grpc_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
+    let v = env.string_or(name, default);
+    if !(v.starts_with("http://") || v.starts_with("https://")) {
+        return Err(ConfigError::malformed(name, &v, "expected http://host:port"));
+    }
+    Ok(v)
+}
+
+/// Telegram's rule for `secret_token`.
+fn valid_secret(s: &str) -> bool {
+    (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// With no `TELEGRAM_WEBHOOK_SECRET` (the seed's `.env` has none) the secret
+/// is derived from the bot token: unguessable without the token, and the same
+/// in every gateway replica, so the seed's configuration still checks secrets.
+fn derived_secret(token: &str) -> String {
+    let mut h = Md5::new();
+    h.update(b"starshop-webhook-secret:");
+    h.update(token.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// `WEBHOOK_HOST` may be `bot.example.com`, `https://bot.example.com` or carry a port.
+fn webhook_url(host: &str, port: u16, path: &str) -> Result<String, ConfigError> {
+    let host = host.trim_end_matches('/');
+    let with_scheme = if host.starts_with("http://") || host.starts_with("https://") {
+        host.to_string()
+    } else {
+        format!("https://{host}")
+    };
+    let authority = with_scheme.split_once("://").map(|(_, a)| a).unwrap_or("");
+    if authority.is_empty() || authority.contains('/') {
+        return Err(ConfigError::malformed("WEBHOOK_HOST", host, "expected a host name, optionally with scheme and port"));
+    }
+    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    Ok(if has_port || port == 0 {
+        format!("{with_scheme}{path}")
+    } else {
+        format!("{with_scheme}:{port}{path}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_url_is_built_from_the_seeds_parts() {
+        assert_eq!(webhook_url("bot.example.com", 8443, "/webhook").unwrap(), "https://bot.example.com:8443/webhook");
+        assert_eq!(webhook_url("https://bot.example.com/", 0, "/wh").unwrap(), "https://bot.example.com/wh");
+        assert_eq!(webhook_url("https://127.0.0.1:9443", 8443, "/webhook").unwrap(), "https://127.0.0.1:9443/webhook");
+        assert!(webhook_url("https://", 0, "/webhook").is_err());
+    }
+
+    #[test]
+    fn derived_secret_is_stable_and_valid_for_telegram() {
+        let a = derived_secret("1:abc");
+        assert_eq!(a, derived_secret("1:abc"));
+        assert_ne!(a, derived_secret("1:abd"));
+        assert!(valid_secret(&a));
+    }
+
+    #[test]
+    fn bad_secret_is_rejected_without_echoing_it() {
+        let env = Env::from_pairs([
+            ("TELEGRAM_TOKEN", "1:abc"),
+            ("TELEGRAM_WEBHOOK_SECRET", "has spaces!"),
+        ]);
+        let err = Config::from_env(&env).unwrap_err().to_string();
+        assert!(err.contains("TELEGRAM_WEBHOOK_SECRET") && !err.contains("has spaces"), "{err}");
+    }
+}

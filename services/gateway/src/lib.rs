@@ -1,0 +1,16 @@
+//! The webhook gateway: Telegram updates and Heleket callbacks in over HTTP
+//! (behind nginx), handed to the bot and payments services over gRPC.
+
+mod app;
+mod callbacks;
+mod chat_order;
+mod client_ip;
+pub mod config;
+mod health;
+mod register;
+mod state;
+mod webhook;
+
+pub use app::App;
+pub use config::Config;
+pub use webhook::SECRET_HEADER;

@@ -1,0 +1,28 @@
+//! Registers the webhook with Telegram at start-up, retrying in the
+//! background until Telegram accepts it, so the gateway never blocks its own
+//! start on Telegram being reachable.
+
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "my_chat_member"];
+
+pub fn spawn(bot: telegram::Bot, url: String, secret: String, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match bot.set_webhook(&url, &secret, ALLOWED_UPDATES).await {
+                Ok(()) => {
+                    tracing::info!(%url, "webhook registered with Telegram");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "setWebhook failed; retrying"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
+    });
+}

@@ -1,0 +1,131 @@
+//! `POST {WEBHOOK_PATH}`: Telegram updates in, handed to the bot over gRPC.
+//!
+//! Contract with Telegram: 2xx means "handled, never send it again", so we
+//! answer 2xx only once the bot has handled the update (or it can never be
+//! handled: unparsable). Anything that stops the hand-over answers 5xx and
+//! Telegram redelivers. Each `update_id` is claimed in Redis so redeliveries
+//! and concurrent duplicates are handled once.
+
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use cache::ClaimState;
+use proto::bot::UpdateRequest;
+use runtime::ServiceError;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// Longer than the hand-over timeout, so a live claim is never taken over;
+/// short enough that an update claimed by a crashed gateway is handled soon.
+const CLAIM_TTL: Duration = Duration::from_secs(60);
+/// Telegram keeps undelivered updates for 24 h; remember handled ones as long.
+const DONE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+pub async fn telegram_update(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ServiceError> {
+    if !secret_matches(&headers, &s.cfg.webhook_secret) {
+        metrics::counter!("gateway_updates_total", "outcome" => "bad_secret").increment(1);
+        tracing::warn!("update with a wrong or missing secret token rejected");
+        return Err(ServiceError::Unauthorized);
+    }
+    let update: telegram::Update = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => {
+            // Redelivering it would fail the same way forever: log and drop.
+            metrics::counter!("gateway_updates_total", "outcome" => "unparsable").increment(1);
+            tracing::warn!(error = %e, bytes = body.len(), "unparsable update dropped");
+            return Ok(StatusCode::OK);
+        }
+    };
+    let update_id = update.update_id;
+    let chat_id = update.chat_id();
+    let key = format!("tg:update:{update_id}");
+
+    if !claim(&s, &key).await? {
+        return match s.cache.claim_state(&key).await? {
+            // Handled before: Telegram must stop resending it.
+            Some(ClaimState::Done) | None => {
+                metrics::counter!("gateway_updates_total", "outcome" => "duplicate").increment(1);
+                tracing::info!(update_id, "duplicate update ignored");
+                Ok(StatusCode::OK)
+            }
+            // Someone is handling it right now; if they fail, this copy must not be
+            // lost, so ask Telegram to try again later rather than answer 200.
+            Some(ClaimState::Processing) => {
+                metrics::counter!("gateway_updates_total", "outcome" => "in_progress").increment(1);
+                Err(ServiceError::Unavailable(format!("update {update_id} is being handled")))
+            }
+        };
+    }
+
+    let _in_order = s.chats.lock(chat_id).await;
+    let req = UpdateRequest {
+        update_id,
+        chat_id,
+        raw: body.to_vec(),
+    };
+    match s.bot.clone().handle_update(req).await {
+        Ok(_) => {
+            if let Err(e) = s.cache.finish(&key, DONE_TTL).await {
+                // The claim expires by itself; a redelivery after that would be handled again.
+                tracing::warn!(update_id, error = %e, "could not mark update done");
+            }
+            metrics::counter!("gateway_updates_total", "outcome" => "handled").increment(1);
+            Ok(StatusCode::OK)
+        }
+        Err(status) => {
+            let err = ServiceError::from_status(&status);
+            if let ServiceError::InvalidInput(reason) = &err {
+                tracing::warn!(update_id, %reason, "bot refused the update; dropped");
+                let _ = s.cache.finish(&key, DONE_TTL).await;
+                return Ok(StatusCode::OK);
+            }
+            // Let the redelivery take the claim.
+            if let Err(e) = s.cache.release(&key).await {
+                tracing::warn!(update_id, error = %e, "could not release claim");
+            }
+            metrics::counter!("gateway_updates_total", "outcome" => "handover_failed").increment(1);
+            tracing::warn!(update_id, code = ?status.code(), message = status.message(), "hand-over failed; Telegram will redeliver");
+            Err(match err {
+                ServiceError::Internal(e) => ServiceError::Internal(e),
+                other => ServiceError::Unavailable(other.to_string()),
+            })
+        }
+    }
+}
+
+async fn claim(s: &AppState, key: &str) -> Result<bool, ServiceError> {
+    Ok(s.cache.claim(key, CLAIM_TTL).await?)
+}
+
+/// Compares in constant time, so response timing does not reveal how much
+/// of a guessed secret was right.
+fn secret_matches(headers: &HeaderMap, expected: &str) -> bool {
+    let Some(given) = headers.get(SECRET_HEADER) else {
+        return false;
+    };
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_must_match_exactly() {
+        let mut h = HeaderMap::new();
+        assert!(!secret_matches(&h, "s3cret"));
+        h.insert(SECRET_HEADER, "s3cre".parse().unwrap());
+        assert!(!secret_matches(&h, "s3cret"));
+        h.insert(SECRET_HEADER, "s3cret".parse().unwrap());
+        assert!(secret_matches(&h, "s3cret"));
+        h.insert(SECRET_HEADER, "S3cret".parse().unwrap());
+        assert!(!secret_matches(&h, "s3cret"));
+    }
+}

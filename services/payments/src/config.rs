@@ -1,0 +1,69 @@
+use runtime::config::{CommonConfig, ConfigError, Env, listen_addr};
+use runtime::db::DbConfig;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct HeleketConfig {
+    /// `MERCHANT_UUID`, sent as the `merchant` header.
+    pub merchant: String,
+    /// `API_KEY`, the payment key: signs requests and verifies callbacks.
+    pub api_key: String,
+    /// `HELEKET_API_BASE` (default https://api.heleket.com).
+    pub api_base: String,
+    /// `PAYMENT_TIMEOUT`: the deadline of one Heleket call (Heleket can take 5-10 s).
+    pub timeout: Duration,
+    /// `CIRCUIT_BREAKER_FAILURE_THRESHOLD`: consecutive failures that open the breaker.
+    pub breaker_threshold: u32,
+    /// `CIRCUIT_BREAKER_RECOVERY_TIMEOUT`: how long it stays open before a trial call.
+    pub breaker_recovery: Duration,
+    /// `HELEKET_ALLOWED_IPS`: where callbacks may come from (defence in depth;
+    /// the signature is the real check). Empty list = any address.
+    pub allowed_ips: Vec<IpAddr>,
+}
+
+impl HeleketConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let api_base = env.string_or("HELEKET_API_BASE", "https://api.heleket.com");
+        if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
+            return Err(ConfigError::malformed("HELEKET_API_BASE", &api_base, "expected an http(s) URL"));
+        }
+        let breaker_threshold: u32 = env.parse_or("CIRCUIT_BREAKER_FAILURE_THRESHOLD", 5)?;
+        if breaker_threshold == 0 {
+            return Err(ConfigError::malformed("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0", "must be at least 1"));
+        }
+        Ok(HeleketConfig {
+            merchant: env.required("MERCHANT_UUID")?,
+            api_key: env.required("API_KEY")?,
+            api_base: api_base.trim_end_matches('/').to_string(),
+            timeout: env.seconds_or("PAYMENT_TIMEOUT", Duration::from_secs(30))?,
+            breaker_threshold,
+            breaker_recovery: env.seconds_or("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", Duration::from_secs(60))?,
+            allowed_ips: env.list_or("HELEKET_ALLOWED_IPS", vec!["31.133.220.8".parse().expect("valid ip")])?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// `PAYMENTS_LISTEN`: gRPC for the gateway and bot, plus HTTP /health and /metrics.
+    pub listen: SocketAddr,
+    pub db: DbConfig,
+    pub redis: cache::RedisConfig,
+    pub telegram: telegram::TelegramConfig,
+    pub heleket: HeleketConfig,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Config {
+            common: CommonConfig::from_env(env)?,
+            listen: listen_addr(env, "PAYMENTS_LISTEN", "0.0.0.0:50052")?,
+            db: DbConfig::from_env(env)?,
+            redis: cache::RedisConfig::from_env(env)?,
+            telegram: telegram::TelegramConfig::from_env(env)?,
+            heleket: HeleketConfig::from_env(env)?,
+        })
+    }
+}

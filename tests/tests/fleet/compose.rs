@@ -1,0 +1,102 @@
+//! docker-compose.yml and .env.example cannot be run here (no Docker engine),
+//! so this test keeps them from drifting from the code: every variable the
+//! services read is provided, every service and public port is declared.
+
+use runtime::config::Env;
+use serde_yaml::Value;
+use std::collections::BTreeSet;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(testkit::repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn env_example() -> Vec<(String, String)> {
+    read(".env.example")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    compose["services"]
+        .get(name)
+        .unwrap_or_else(|| panic!("docker-compose.yml has no service {name}"))
+}
+
+/// Names set in a service's `environment:` (map or list form).
+fn environment(svc: &Value) -> BTreeSet<String> {
+    match &svc["environment"] {
+        Value::Mapping(m) => m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect(),
+        Value::Sequence(s) => s
+            .iter()
+            .filter_map(|v| v.as_str())
+            .map(|v| v.split('=').next().unwrap_or(v).to_string())
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn uses_env_file(svc: &Value) -> bool {
+    let f = &svc["env_file"];
+    f.as_str() == Some(".env")
+        || f.as_sequence().is_some_and(|s| {
+            s.iter()
+                .any(|v| v.as_str() == Some(".env") || v["path"].as_str() == Some(".env"))
+        })
+}
+
+#[test]
+fn compose_declares_every_service_and_public_port() {
+    let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).expect("valid YAML");
+    for name in [
+        "nginx",
+        "gateway",
+        "bot",
+        "payments",
+        "broadcast",
+        "redis-master",
+        "redis-replica-1",
+        "redis-replica-2",
+        "postgres",
+    ] {
+        service(&compose, name);
+    }
+    let nginx_ports = serde_yaml::to_string(&service(&compose, "nginx")["ports"]).unwrap();
+    assert!(nginx_ports.contains("8080") && nginx_ports.contains("8443"), "{nginx_ports}");
+    let gateway = serde_yaml::to_string(service(&compose, "gateway")).unwrap();
+    assert!(gateway.contains("8081"), "gateway listens on 8081: {gateway}");
+}
+
+#[test]
+fn env_example_and_compose_provide_every_variable_the_services_read() {
+    let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).expect("valid YAML");
+    let example = env_example();
+    let env = Env::from_pairs(example.clone());
+    // .env.example must be a working configuration, not just a list of names.
+    let gw = gateway::Config::from_env(&env).expect(".env.example configures the gateway");
+    bot::Config::from_env(&env).expect(".env.example configures the bot");
+    payments::Config::from_env(&env).expect(".env.example configures payments");
+    broadcast::Config::from_env(&env).expect(".env.example configures broadcast");
+
+    let provided: BTreeSet<String> = example.iter().map(|(k, _)| k.clone()).collect();
+    for name in ["gateway", "bot", "payments", "broadcast"] {
+        let svc = service(&compose, name);
+        assert!(uses_env_file(svc), "{name} reads .env");
+        let mut available = provided.clone();
+        available.extend(environment(svc));
+        for var in env.names_read() {
+            assert!(
+                available.contains(&var),
+                "{var} is read by the code but neither .env.example nor the {name} service in docker-compose.yml sets it"
+            );
+        }
+    }
+    // The gateway's default peer addresses must be the compose service names.
+    for url in [&gw.bot_url, &gw.payments_url, &gw.broadcast_url] {
+        let host = url.trim_start_matches("http://").split(':').next().unwrap();
+        service(&compose, host);
+    }
+}

@@ -1,0 +1,286 @@
+//! The whole fleet in one test process: real Postgres (a fresh database),
+//! a real Redis master + 2 replicas and a real nginx in front, the four
+//! services talking gRPC over loopback, and the sandbox fakes of Telegram
+//! and Heleket. Only the two external services are fake.
+
+use runtime::config::Env;
+use sandbox::heleket::{FakeHeleket, HeleketOptions};
+use sandbox::telegram::{FakeTelegram, TelegramOptions, TgUser};
+use sqlx::PgPool;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use testkit::nginx::Nginx;
+use testkit::postgres::TestDb;
+use testkit::redis::RedisTrio;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const TOKEN: &str = "123456:TEST-sandbox-token";
+pub const SECRET: &str = "e2e-webhook-secret_0123456789";
+pub const MERCHANT: &str = "8b03432e-385b-4670-8d06-064591096795";
+pub const API_KEY: &str = "e2e-payment-key";
+
+/// A service running as a task, stoppable like a process.
+pub struct Running {
+    pub port: u16,
+    token: CancellationToken,
+    join: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    fn spawn<F>(port: u16, run: impl FnOnce(CancellationToken) -> F) -> Running
+    where
+        F: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let token = CancellationToken::new();
+        let join = tokio::spawn(run(token.clone()));
+        Running { port, token, join }
+    }
+
+    /// Graceful stop (what SIGTERM does), waiting for in-flight work.
+    pub async fn stop(self) {
+        self.token.cancel();
+        let _ = self.join.await;
+    }
+}
+
+pub struct Fleet {
+    pub env: Env,
+    pub tg: FakeTelegram,
+    pub heleket: FakeHeleket,
+    pub redis: RedisTrio,
+    pub db: TestDb,
+    pub pool: PgPool,
+    pub nginx: Nginx,
+    pub http: reqwest::Client,
+    pub bot: Option<Running>,
+    pub payments: Option<Running>,
+    pub broadcast: Option<Running>,
+    pub gateway: Option<Running>,
+}
+
+impl Fleet {
+    pub async fn start() -> Fleet {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts everything; `tweak` may change the environment first.
+    pub async fn start_with(tweak: impl FnOnce(&mut Env)) -> Fleet {
+        // One subscriber and tracer per test process (nextest runs each test
+        // in its own process), so trace ids are minted and propagated.
+        runtime::telemetry::init("e2e", "info,sqlx=warn,fred=warn", None).expect("telemetry");
+        runtime::http::install_crypto();
+
+        let tg = FakeTelegram::start(TelegramOptions::default()).await.expect("fake telegram");
+        let heleket = FakeHeleket::start(HeleketOptions {
+            merchant: MERCHANT.into(),
+            api_key: API_KEY.into(),
+            port: 0,
+        })
+        .await
+        .expect("fake heleket");
+        let redis = RedisTrio::start().await.expect("redis trio");
+        let db = testkit::postgres::fresh_database().await.expect("fresh database");
+
+        let mut env = Env::from_pairs([
+            ("ENVIRONMENT", "development".to_string()),
+            ("LOG_LEVEL", "info".to_string()),
+            ("TELEGRAM_TOKEN", TOKEN.to_string()),
+            ("TELEGRAM_API_BASE", tg.base_url()),
+            ("TELEGRAM_WEBHOOK_SECRET", SECRET.to_string()),
+            ("HELEKET_API_BASE", heleket.base_url()),
+            ("MERCHANT_UUID", MERCHANT.to_string()),
+            ("API_KEY", API_KEY.to_string()),
+            ("PAYMENT_TIMEOUT", "2".to_string()),
+            ("DATABASE_URL", db.url.clone()),
+            ("DATABASE_POOL_SIZE", "1".to_string()),
+            ("DATABASE_MAX_OVERFLOW", "4".to_string()),
+            ("REDIS_SOCKET_TIMEOUT", "1".to_string()),
+            ("HELEKET_ALLOWED_IPS", "127.0.0.1".to_string()),
+            ("ADMIN_IDS", "900001".to_string()),
+            ("BOT_LISTEN", "127.0.0.1:0".to_string()),
+            ("PAYMENTS_LISTEN", "127.0.0.1:0".to_string()),
+            ("BROADCAST_LISTEN", "127.0.0.1:0".to_string()),
+        ]);
+        for (k, v) in redis.env_pairs() {
+            env.set(&k, v);
+        }
+        tweak(&mut env);
+
+        let pool = PgPool::connect(&db.url).await.expect("connect test db");
+        let gateway_port = testkit::ports::free_port();
+        let nginx = Nginx::start(SocketAddr::from(([127, 0, 0, 1], gateway_port)), "/webhook")
+            .await
+            .expect("nginx");
+        env.set("GATEWAY_LISTEN", format!("127.0.0.1:{gateway_port}"));
+        env.set("WEBHOOK_HOST", nginx.https_url());
+
+        let mut fleet = Fleet {
+            env,
+            tg,
+            heleket,
+            redis,
+            db,
+            pool,
+            nginx,
+            http: reqwest::Client::builder()
+                .tls_danger_accept_invalid_certs(true)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            bot: None,
+            payments: None,
+            broadcast: None,
+            gateway: None,
+        };
+        fleet.start_bot().await;
+        fleet.start_payments().await;
+        fleet.start_broadcast().await;
+        fleet.start_gateway().await;
+        fleet.wait_for_webhook().await;
+        fleet
+    }
+
+    /// Starts the bot; after a stop it comes back on the same port.
+    pub async fn start_bot(&mut self) {
+        let app = bot::App::build(bot::Config::from_env(&self.env).expect("bot config"))
+            .await
+            .expect("bot starts");
+        let port = app.port();
+        self.env.set("BOT_LISTEN", format!("127.0.0.1:{port}"));
+        self.env.set("BOT_GRPC_URL", format!("http://127.0.0.1:{port}"));
+        self.bot = Some(Running::spawn(port, |t| app.run(t)));
+    }
+
+    pub async fn stop_bot(&mut self) {
+        if let Some(b) = self.bot.take() {
+            b.stop().await;
+        }
+    }
+
+    pub async fn start_payments(&mut self) {
+        let app = payments::App::build(payments::Config::from_env(&self.env).expect("payments config"))
+            .await
+            .expect("payments starts");
+        let port = app.port();
+        self.env.set("PAYMENTS_LISTEN", format!("127.0.0.1:{port}"));
+        self.env.set("PAYMENTS_GRPC_URL", format!("http://127.0.0.1:{port}"));
+        self.payments = Some(Running::spawn(port, |t| app.run(t)));
+    }
+
+    pub async fn stop_payments(&mut self) {
+        if let Some(p) = self.payments.take() {
+            p.stop().await;
+        }
+    }
+
+    pub async fn start_broadcast(&mut self) {
+        let app = broadcast::App::build(broadcast::Config::from_env(&self.env).expect("broadcast config"))
+            .await
+            .expect("broadcast starts");
+        let port = app.port();
+        self.env.set("BROADCAST_LISTEN", format!("127.0.0.1:{port}"));
+        self.env.set("BROADCAST_GRPC_URL", format!("http://127.0.0.1:{port}"));
+        self.broadcast = Some(Running::spawn(port, |t| app.run(t)));
+    }
+
+    pub async fn start_gateway(&mut self) {
+        let app = gateway::App::build(gateway::Config::from_env(&self.env).expect("gateway config"))
+            .await
+            .expect("gateway starts");
+        let port = app.port();
+        self.gateway = Some(Running::spawn(port, |t| app.run(t)));
+    }
+
+    /// The gateway registers the webhook with (fake) Telegram at start-up.
+    async fn wait_for_webhook(&self) {
+        for _ in 0..100 {
+            if self.tg.webhook_url().is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway never called setWebhook");
+    }
+
+    /// A URL through nginx (plain HTTP port).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.nginx.http_url(), path)
+    }
+
+    /// POSTs a raw update body to the webhook through nginx.
+    pub async fn post_update(&self, body: impl Into<reqwest::Body>, secret: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.url("/webhook"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = secret {
+            req = req.header(gateway::SECRET_HEADER, s);
+        }
+        req.send().await.expect("request through nginx")
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(self.url(path)).send().await.expect("GET through nginx");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Bot replies (sendMessage & co.) recorded by the fake Telegram for a chat.
+    pub fn replies_to(&self, chat_id: i64) -> Vec<sandbox::telegram::RecordedCall> {
+        self.tg.messages_to(chat_id)
+    }
+
+    /// Waits until `chat_id` has received at least `n` replies.
+    pub async fn wait_replies(&self, chat_id: i64, n: usize) -> Vec<sandbox::telegram::RecordedCall> {
+        for _ in 0..200 {
+            let r = self.replies_to(chat_id);
+            if r.len() >= n {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("chat {chat_id} got {} replies, wanted {n}", self.replies_to(chat_id).len());
+    }
+
+    pub async fn user_exists(&self, id: i64) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count users")
+            == 1
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(g) = self.gateway.take() {
+            g.stop().await;
+        }
+        for s in [self.bot.take(), self.payments.take(), self.broadcast.take()].into_iter().flatten() {
+            s.stop().await;
+        }
+    }
+}
+
+pub fn user(id: i64) -> TgUser {
+    TgUser::new(id, "Ann").with_language("en")
+}
+
+/// A Telegram `message` update as Telegram would send it.
+pub fn message_update(update_id: i64, user_id: i64, text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "from": {"id": user_id, "is_bot": false, "first_name": "Ann", "language_code": "en"},
+            "chat": {"id": user_id, "type": "private", "first_name": "Ann"},
+            "date": 1_763_700_000,
+            "text": text,
+            "entities": if text.starts_with('/') {
+                serde_json::json!([{"type": "bot_command", "offset": 0, "length": text.split(' ').next().unwrap().len()}])
+            } else { serde_json::json!([]) }
+        }
+    })
+}

@@ -1,0 +1,77 @@
+//! `/health` and its parts, through nginx.
+
+use crate::harness::Fleet;
+use std::time::Duration;
+
+#[tokio::test]
+async fn health_names_every_component_and_is_200_when_all_are_up() {
+    let fleet = Fleet::start().await;
+    let (status, body) = fleet.get("/health").await;
+    assert_eq!(status, 200, "{body}");
+    for c in ["db", "redis", "bot", "payments", "broadcast", "payment"] {
+        assert_eq!(body["components"][c]["status"], "up", "component {c}: {body}");
+    }
+    let (status, body) = fleet.get("/health/db").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("up")));
+    let (status, body) = fleet.get("/health/redis").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("up")));
+    let (status, body) = fleet.get("/health/payment").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["detail"]["details"]["circuit_breaker"], "closed");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn redis_master_down_makes_health_503_and_it_recovers() {
+    let mut fleet = Fleet::start().await;
+    fleet.redis.stop_master().await.unwrap();
+
+    let (status, body) = fleet.get("/health").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["components"]["redis"]["status"], "down");
+    let why = body["components"]["redis"]["error"].as_str().unwrap_or_default().to_lowercase();
+    assert!(why.contains("master"), "the reason names the master: {body}");
+    // Replicas are still reported up: reads keep working from them.
+    let replicas = &body["components"]["redis"]["details"]["replicas"];
+    assert!(replicas.as_array().unwrap().iter().all(|r| r["up"] == true), "{replicas}");
+    let (status, _) = fleet.get("/health/redis").await;
+    assert_eq!(status, 503);
+
+    // An update cannot be deduplicated without the master: Telegram must retry.
+    let u = crate::harness::message_update(9101, 1101, "/start").to_string();
+    let r = fleet.post_update(u, Some(crate::harness::SECRET)).await;
+    assert_eq!(r.status(), 503);
+
+    fleet.redis.start_master().await.unwrap();
+    let mut last = (0, serde_json::Value::Null);
+    for _ in 0..60 {
+        last = fleet.get("/health").await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last.0, 200, "recovered: {}", last.1);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopped_service_is_named_in_health() {
+    let mut fleet = Fleet::start().await;
+    fleet.stop_bot().await;
+    let (status, body) = fleet.get("/health").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["components"]["bot"]["status"], "down", "{body}");
+    assert_eq!(body["components"]["payments"]["status"], "up");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_exposed_in_prometheus_format() {
+    let fleet = Fleet::start().await;
+    fleet.tg.user_sends(&crate::harness::user(1102), "/start").await.unwrap();
+    let text = fleet.http.get(fleet.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("gateway_updates_total"), "{text}");
+    assert!(text.contains("http_requests_total"));
+    fleet.stop().await;
+}

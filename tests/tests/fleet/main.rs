@@ -1,0 +1,10 @@
+//! End-to-end tests of the fleet through nginx, against real Postgres, Redis
+//! (master + 2 replicas) and nginx. One binary, so the services link once.
+
+mod harness;
+
+mod compose;
+mod config;
+mod health;
+mod trace;
+mod updates;

@@ -1,0 +1,147 @@
+//! HTTP entry point: `/bot{token}/{method}` plus the `/_sandbox/` control routes.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::RecordedCall;
+use super::methods::{self, ApiError};
+use super::params;
+use super::state::State;
+use super::validate;
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .nest("/_sandbox", super::control::router())
+        // `/bot{token}/...` is a prefix inside a segment, which axum's matcher cannot express,
+        // so the Bot API is served by the fallback and parsed by hand.
+        .fallback(bot_api)
+        .with_state(state)
+}
+
+async fn bot_api(
+    AxState(state): AxState<Arc<State>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers_vec = header_list(&headers);
+    let Some((token, method)) = split_path(uri.path()) else {
+        return reply(404, ApiError::new(404, "Not Found").to_json());
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let (status, body) = match params::parse(content_type, uri.query(), &body) {
+        Ok(params) => execute(&state, token, method, params, headers_vec),
+        Err(description) => {
+            let err = ApiError::bad_request(description).to_json();
+            let call = RecordedCall {
+                method: methods::canonical(method).unwrap_or(method).to_owned(),
+                token: token.to_owned(),
+                params: Value::Null,
+                headers: headers_vec,
+                status: 400,
+                at: SystemTime::now(),
+                response: err.clone(),
+            };
+            state.record(call);
+            (400, err)
+        }
+    };
+    reply(status, body)
+}
+
+/// Runs and records one call; shared by HTTP requests and replies embedded in webhook answers.
+pub(crate) fn execute(
+    state: &State,
+    token: &str,
+    method: &str,
+    params: Value,
+    headers: Vec<(String, String)>,
+) -> (u16, Value) {
+    let canonical = methods::canonical(method);
+    let outcome = if !token_accepted(state, token) {
+        Err(ApiError::new(401, "Unauthorized"))
+    } else if let Some(name) = canonical {
+        methods::dispatch(state, token, name, &params)
+    } else {
+        Err(ApiError::new(404, "Not Found"))
+    };
+    let (status, body) = match outcome {
+        Ok(body) => (200, body),
+        Err(err) => (err.code, err.to_json()),
+    };
+    state.record(RecordedCall {
+        method: canonical.unwrap_or(method).to_owned(),
+        token: token.to_owned(),
+        params,
+        headers,
+        status,
+        at: SystemTime::now(),
+        response: body.clone(),
+    });
+    (status, body)
+}
+
+fn token_accepted(state: &State, token: &str) -> bool {
+    validate::token_shape(token)
+        && state
+            .opts
+            .expected_token
+            .as_deref()
+            .is_none_or(|expected| expected == token)
+}
+
+/// `/bot123:abc/sendMessage` → ("123:abc", "sendMessage").
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/bot")?;
+    let (token, method) = rest.split_once('/')?;
+    if method.is_empty() || method.contains('/') {
+        return None;
+    }
+    Some((token, method))
+}
+
+pub(crate) fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn reply(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(body)).into_response()
+}
+
+pub(crate) fn json_reply(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+pub(crate) fn error_reply(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    json_reply(status, json!({"error": message.to_string()}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn splits_token_and_method() {
+        assert_eq!(split_path("/bot1:a/getMe"), Some(("1:a", "getMe")));
+        assert_eq!(split_path("/bot1:a/"), None);
+        assert_eq!(split_path("/file/bot1:a/x"), None);
+    }
+}

@@ -1,0 +1,161 @@
+//! `/_sandbox/` control routes so the demo (another process) can drive the fake.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::api::{error_reply, json_reply};
+use super::state::{Blocked, State};
+use super::{Delivery, RecordedCall, TgUser, methods, webhook};
+
+pub(crate) fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/calls", get(list_calls).delete(clear_calls))
+        .route("/webhook", get(webhook_info))
+        .route("/updates", post(post_update))
+        .route("/users/{id}/send", post(user_send))
+        .route("/users/{id}/press", post(user_press))
+        .route("/users/{id}/block", post(user_block))
+        .route("/chats/{id}/block", post(block))
+        .route("/chats/{id}/deactivate", post(deactivate))
+        .route("/chats/{id}/unblock", post(unblock))
+}
+
+#[derive(Deserialize)]
+struct CallFilter {
+    method: Option<String>,
+    chat_id: Option<i64>,
+}
+
+async fn list_calls(AxState(state): AxState<Arc<State>>, Query(f): Query<CallFilter>) -> Response {
+    let calls: Vec<RecordedCall> = state
+        .lock()
+        .calls
+        .iter()
+        .filter(|c| {
+            f.method
+                .as_deref()
+                .is_none_or(|m| c.method.eq_ignore_ascii_case(m))
+                && f.chat_id.is_none_or(|id| c.chat_id() == Some(id))
+        })
+        .cloned()
+        .collect();
+    json_reply(StatusCode::OK, json!(calls))
+}
+
+async fn clear_calls(AxState(state): AxState<Arc<State>>) -> StatusCode {
+    state.lock().calls.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn webhook_info(AxState(state): AxState<Arc<State>>) -> Response {
+    json_reply(StatusCode::OK, methods::webhook_info(&state.lock()))
+}
+
+fn delivery_reply(result: anyhow::Result<Delivery>, extra: Value) -> Response {
+    match result {
+        Ok(d) => {
+            let mut body = json!(d);
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            json_reply(StatusCode::OK, body)
+        }
+        // 409: the request is fine but the bot has not registered a webhook yet.
+        Err(err) => error_reply(StatusCode::CONFLICT, err),
+    }
+}
+
+async fn post_update(
+    AxState(state): AxState<Arc<State>>,
+    axum::Json(update): axum::Json<Value>,
+) -> Response {
+    let update_id = update.get("update_id").cloned().unwrap_or(Value::Null);
+    delivery_reply(
+        webhook::deliver(&state, update).await,
+        json!({"update_id": update_id}),
+    )
+}
+
+#[derive(Deserialize)]
+struct SendBody {
+    text: String,
+    first_name: Option<String>,
+    username: Option<String>,
+    language_code: Option<String>,
+}
+
+fn user(
+    id: i64,
+    first_name: Option<String>,
+    username: Option<String>,
+    lang: Option<String>,
+) -> TgUser {
+    TgUser {
+        id,
+        first_name: first_name.unwrap_or_else(|| "Sandbox".to_owned()),
+        username,
+        language_code: Some(lang.unwrap_or_else(|| "en".to_owned())),
+    }
+}
+
+async fn user_send(
+    AxState(state): AxState<Arc<State>>,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<SendBody>,
+) -> Response {
+    let user = user(id, body.first_name, body.username, body.language_code);
+    let update = webhook::message_update(&state, &user, &body.text);
+    let extra =
+        json!({"update_id": update["update_id"], "message_id": update["message"]["message_id"]});
+    delivery_reply(webhook::deliver(&state, update).await, extra)
+}
+
+#[derive(Deserialize)]
+struct PressBody {
+    message_id: i64,
+    data: String,
+    first_name: Option<String>,
+    language_code: Option<String>,
+}
+
+async fn user_press(
+    AxState(state): AxState<Arc<State>>,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<PressBody>,
+) -> Response {
+    let user = user(id, body.first_name, None, body.language_code);
+    let update = webhook::callback_update(&state, &user, body.message_id, &body.data);
+    let extra = json!({
+        "update_id": update["update_id"],
+        "callback_query_id": update["callback_query"]["id"],
+    });
+    delivery_reply(webhook::deliver(&state, update).await, extra)
+}
+
+async fn user_block(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> Response {
+    state.lock().blocked.insert(id, Blocked::Blocked);
+    let update = webhook::blocked_update(&state, &user(id, None, None, None));
+    delivery_reply(webhook::deliver(&state, update).await, json!({}))
+}
+
+async fn block(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
+    state.lock().blocked.insert(id, Blocked::Blocked);
+    StatusCode::NO_CONTENT
+}
+
+async fn deactivate(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
+    state.lock().blocked.insert(id, Blocked::Deactivated);
+    StatusCode::NO_CONTENT
+}
+
+async fn unblock(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
+    state.lock().blocked.remove(&id);
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,334 @@
+//! A fake Telegram Bot API that enforces Telegram's limits and error replies, records every call
+//! and delivers updates to the bot's webhook the way Telegram does.
+
+mod api;
+mod control;
+mod limits;
+mod methods;
+mod params;
+mod state;
+mod validate;
+mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::net::{self, ServerGuard};
+use state::{Blocked, State};
+
+/// Knobs of the fake. `Default` gives Telegram's documented limits on a free local port.
+#[derive(Debug, Clone)]
+pub struct TelegramOptions {
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Sends per second per token (Bot FAQ: about 30).
+    pub global_per_sec: u32,
+    /// Sends per second per token with `allow_paid_broadcast=true`.
+    pub paid_per_sec: u32,
+    /// Token-bucket capacity per chat: the short burst Telegram tolerates.
+    pub chat_burst: u32,
+    /// Token-bucket refill per chat, in sends per second (Bot FAQ: 1/s).
+    pub chat_refill_per_sec: f64,
+    /// Sends per minute to one group chat (chat_id < 0).
+    pub group_per_min: u32,
+    /// When set, any other token gets 401.
+    pub expected_token: Option<String>,
+    /// Switch the rate limits off, e.g. for a benchmark measuring our own overhead.
+    pub enforce_limits: bool,
+    /// Webhook delivery attempts per update before giving up.
+    pub delivery_attempts: u32,
+    /// Delay before the second attempt; it doubles after each failure.
+    pub delivery_first_delay: Duration,
+    /// Per-attempt timeout of a webhook POST.
+    pub delivery_timeout: Duration,
+}
+
+impl Default for TelegramOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            global_per_sec: 30,
+            paid_per_sec: 1000,
+            chat_burst: 3,
+            chat_refill_per_sec: 1.0,
+            group_per_min: 20,
+            expected_token: None,
+            enforce_limits: true,
+            delivery_attempts: 5,
+            delivery_first_delay: Duration::from_millis(200),
+            delivery_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One Bot API call as the fake received it, including rejected ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordedCall {
+    /// Canonical camelCase name (`sendMessage`), or the name as sent when unknown.
+    pub method: String,
+    pub token: String,
+    /// Parameters merged from query string and body; JSON-typed fields sent as strings in a
+    /// form (`reply_markup`...) are decoded so tests can inspect them uniformly.
+    pub params: Value,
+    /// Every request header, names lower-cased (tests check `traceparent`).
+    pub headers: Vec<(String, String)>,
+    pub status: u16,
+    #[serde(with = "unix_millis")]
+    pub at: SystemTime,
+    /// The full JSON reply the fake sent back.
+    pub response: Value,
+}
+
+impl RecordedCall {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `chat_id` parameter as a number, whether it was sent as a number or a string.
+    pub fn chat_id(&self) -> Option<i64> {
+        params::int(&self.params, "chat_id")
+    }
+
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A simulated Telegram user talking to the bot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TgUser {
+    pub id: i64,
+    pub first_name: String,
+    pub username: Option<String>,
+    pub language_code: Option<String>,
+}
+
+impl TgUser {
+    pub fn new(id: i64, first_name: &str) -> Self {
+        Self {
+            id,
+            first_name: first_name.to_owned(),
+            username: None,
+            language_code: Some("en".to_owned()),
+        }
+    }
+
+    pub fn with_language(mut self, code: &str) -> Self {
+        self.language_code = Some(code.to_owned());
+        self
+    }
+}
+
+/// The outcome of delivering one update to the webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// HTTP status of each attempt; 0 means a transport error (refused, timeout, TLS).
+    pub attempts: Vec<u16>,
+    pub delivered: bool,
+    /// True when the update's type is not in the webhook's `allowed_updates`, so Telegram would
+    /// not have sent it (no attempt is made).
+    #[serde(default)]
+    pub filtered_out: bool,
+}
+
+/// Handle of a running fake; clones share the server, which stops with the last clone.
+#[derive(Clone)]
+pub struct FakeTelegram {
+    state: Arc<State>,
+    server: Arc<ServerGuard>,
+}
+
+impl FakeTelegram {
+    pub async fn start(opts: TelegramOptions) -> anyhow::Result<Self> {
+        let listener = net::bind_local(opts.port).await?;
+        Self::start_on(listener, opts)
+    }
+
+    /// Serves on a listener bound by the caller (the `sandbox serve` binary picks the address).
+    pub fn start_on(listener: TcpListener, opts: TelegramOptions) -> anyhow::Result<Self> {
+        let addr: SocketAddr = listener.local_addr()?;
+        let client = net::http_client(opts.delivery_timeout)?;
+        let (stop, _) = net::stop_channel();
+        let state = Arc::new(State::new(opts, net::base_url(addr), client));
+        let router = api::router(state.clone());
+        let server = net::spawn_server(listener, router, stop, "telegram");
+        Ok(Self {
+            state,
+            server: Arc::new(server),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`; the bot's `TELEGRAM_API_BASE`.
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    pub fn shutdown(&self) {
+        self.server.shutdown();
+    }
+
+    pub fn options(&self) -> &TelegramOptions {
+        &self.state.opts
+    }
+
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.state.lock().calls.clone()
+    }
+
+    /// Calls of one method (case-insensitive), in arrival order.
+    pub fn calls_to(&self, method: &str) -> Vec<RecordedCall> {
+        self.state
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.method.eq_ignore_ascii_case(method))
+            .cloned()
+            .collect()
+    }
+
+    /// Successful sendMessage/sendPhoto/sendVideo/copyMessage/editMessageText calls to a chat.
+    pub fn messages_to(&self, chat_id: i64) -> Vec<RecordedCall> {
+        self.state
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| is_visible_message(c) && c.chat_id() == Some(chat_id))
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.state.lock().calls.clear();
+    }
+
+    /// Waits until a recorded call (already recorded ones included) matches `pred`.
+    pub async fn wait_for_call(
+        &self,
+        pred: impl Fn(&RecordedCall) -> bool,
+        timeout: Duration,
+    ) -> Option<RecordedCall> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Register interest before looking, so a call recorded in between still wakes us.
+            let notified = self.state.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = self.state.lock().calls.iter().find(|c| pred(c)) {
+                return Some(found.clone());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Sends to this chat now fail with 403 "bot was blocked by the user".
+    pub fn block_chat(&self, chat_id: i64) {
+        self.state.lock().blocked.insert(chat_id, Blocked::Blocked);
+    }
+
+    /// Sends to this chat now fail with 403 "user is deactivated".
+    pub fn deactivate_chat(&self, chat_id: i64) {
+        self.state
+            .lock()
+            .blocked
+            .insert(chat_id, Blocked::Deactivated);
+    }
+
+    pub fn unblock_chat(&self, chat_id: i64) {
+        self.state.lock().blocked.remove(&chat_id);
+    }
+
+    /// The URL set by the bot with setWebhook, if any.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.state.lock().webhook.as_ref().map(|w| w.url.clone())
+    }
+
+    /// What getWebhookInfo would answer.
+    pub fn webhook_info(&self) -> Value {
+        methods::webhook_info(&self.state.lock())
+    }
+
+    /// A fresh update_id; ids rise one by one like Telegram's.
+    pub fn next_update_id(&self) -> i64 {
+        self.state.next_update_id()
+    }
+
+    /// Delivers an update to the webhook with Telegram's header and a bounded retry.
+    /// Errors only when no webhook is set; a failed delivery is `Ok` with `delivered: false`.
+    pub async fn deliver(&self, update: Value) -> anyhow::Result<Delivery> {
+        webhook::deliver(&self.state, update).await
+    }
+
+    /// The user types `text` in their private chat with the bot.
+    pub async fn user_sends(&self, user: &TgUser, text: &str) -> anyhow::Result<Delivery> {
+        let update = webhook::message_update(&self.state, user, text);
+        self.deliver(update).await
+    }
+
+    /// The user presses an inline button with `data` under the bot's message `message_id`.
+    pub async fn user_presses(
+        &self,
+        user: &TgUser,
+        message_id: i64,
+        data: &str,
+    ) -> anyhow::Result<Delivery> {
+        let update = webhook::callback_update(&self.state, user, message_id, data);
+        self.deliver(update).await
+    }
+
+    /// The user blocks the bot: Telegram sends `my_chat_member` "kicked", and later sends to the
+    /// chat fail with 403.
+    pub async fn user_blocks_bot(&self, user: &TgUser) -> anyhow::Result<Delivery> {
+        self.block_chat(user.id);
+        let update = webhook::blocked_update(&self.state, user);
+        self.deliver(update).await
+    }
+}
+
+/// Methods whose success puts something in front of the user.
+pub(crate) fn is_visible_message(call: &RecordedCall) -> bool {
+    call.ok()
+        && matches!(
+            call.method.as_str(),
+            "sendMessage" | "sendPhoto" | "sendVideo" | "copyMessage" | "editMessageText"
+        )
+}
+
+pub(crate) fn user_json(user: &TgUser) -> Value {
+    let mut v = json!({"id": user.id, "is_bot": false, "first_name": user.first_name});
+    if let Some(u) = &user.username {
+        v["username"] = json!(u);
+    }
+    if let Some(l) = &user.language_code {
+        v["language_code"] = json!(l);
+    }
+    v
+}
+
+mod unix_millis {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let ms = at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        s.serialize_u64(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let ms = u64::deserialize(d)?;
+        Ok(UNIX_EPOCH + Duration::from_millis(ms))
+    }
+}

@@ -1,0 +1,125 @@
+//! Shared state of the fake Telegram: recorded calls, chats and their messages, the webhook.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::RecordedCall;
+use super::TelegramOptions;
+use super::limits::Limiter;
+
+pub(crate) struct State {
+    pub opts: TelegramOptions,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub changed: Notify,
+    inner: Mutex<Inner>,
+    update_ids: AtomicI64,
+}
+
+impl State {
+    pub fn new(opts: TelegramOptions, base_url: String, client: reqwest::Client) -> Self {
+        let limiter = Limiter::new(&opts);
+        Self {
+            opts,
+            base_url,
+            client,
+            changed: Notify::new(),
+            inner: Mutex::new(Inner {
+                calls: Vec::new(),
+                chats: HashMap::new(),
+                blocked: HashMap::new(),
+                webhook: None,
+                limiter,
+                callback_ids: HashSet::new(),
+            }),
+            // Real update ids are large and rise by one; a fixed start keeps logs readable.
+            update_ids: AtomicI64::new(700_000_000),
+        }
+    }
+
+    /// A poisoned lock only means a test panicked mid-call; the data is still usable.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn next_update_id(&self) -> i64 {
+        self.update_ids.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn record(&self, call: RecordedCall) {
+        self.lock().calls.push(call);
+        self.changed.notify_waiters();
+    }
+}
+
+pub(crate) struct Inner {
+    pub calls: Vec<RecordedCall>,
+    pub chats: HashMap<i64, Chat>,
+    pub blocked: HashMap<i64, Blocked>,
+    pub webhook: Option<Webhook>,
+    pub limiter: Limiter,
+    /// Callback query ids handed to the bot; answering any other id fails like Telegram.
+    pub callback_ids: HashSet<String>,
+}
+
+impl Inner {
+    pub fn chat(&mut self, id: i64) -> &mut Chat {
+        self.chats.entry(id).or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Blocked {
+    Blocked,
+    Deactivated,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Chat {
+    /// Message ids are per chat and shared by the user's and the bot's messages.
+    pub last_message_id: i64,
+    pub first_name: Option<String>,
+    pub messages: HashMap<i64, StoredMessage>,
+}
+
+impl Chat {
+    pub fn next_message_id(&mut self) -> i64 {
+        self.last_message_id += 1;
+        self.last_message_id
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct StoredMessage {
+    pub from_bot: bool,
+    pub text: Option<String>,
+    pub caption: Option<String>,
+    /// `photo` or `video` object list for media messages, echoed in copies.
+    pub media: Option<(String, Value)>,
+    pub reply_markup: Option<Value>,
+    pub date: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook {
+    pub url: String,
+    pub secret_token: Option<String>,
+    pub max_connections: u32,
+    pub allowed_updates: Vec<String>,
+    /// The token that set the webhook; replies embedded in webhook responses run as this bot.
+    pub token: String,
+    pub pending: u32,
+    pub last_error: Option<(i64, String)>,
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

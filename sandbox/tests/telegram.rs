@@ -1,0 +1,678 @@
+//! The fake Telegram Bot API over real HTTP: replies, validation, limits, webhooks.
+
+mod common;
+
+use std::time::Duration;
+
+use sandbox::telegram::{FakeTelegram, TelegramOptions, TgUser};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "123456:ABC-def_ghi";
+
+async fn fake() -> FakeTelegram {
+    FakeTelegram::start(TelegramOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn api(tg: &FakeTelegram, method: &str, params: Value) -> (u16, Value) {
+    api_as(tg, TOKEN, method, params).await
+}
+
+async fn api_as(tg: &FakeTelegram, token: &str, method: &str, params: Value) -> (u16, Value) {
+    let resp = common::client()
+        .post(format!("{}/bot{token}/{method}", tg.base_url()))
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .json(&params)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+fn bad_request(description: &str) -> Value {
+    json!({"ok": false, "error_code": 400, "description": description})
+}
+
+#[tokio::test]
+async fn send_message_replies_like_telegram_and_is_recorded_with_headers() {
+    let tg = fake().await;
+    let markup = json!({"inline_keyboard": [[{"text": "Buy 100", "callback_data": "buy:100"}]]});
+    let (status, body) = api(
+        &tg,
+        "sendMessage",
+        json!({"chat_id": 42, "text": "hi", "reply_markup": markup}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    let msg = &body["result"];
+    assert_eq!(msg["message_id"], 1);
+    assert_eq!(msg["chat"], json!({"id": 42, "type": "private"}));
+    assert_eq!(msg["from"]["is_bot"], true);
+    assert_eq!(msg["from"]["id"], 123456);
+    assert_eq!(msg["text"], "hi");
+    assert_eq!(msg["reply_markup"], markup);
+    assert!(msg["date"].as_i64().unwrap() > 1_700_000_000);
+
+    let (_, second) = api(&tg, "sendMessage", json!({"chat_id": 42, "text": "again"})).await;
+    assert_eq!(second["result"]["message_id"], 2);
+    let (_, other_chat) = api(
+        &tg,
+        "sendMessage",
+        json!({"chat_id": -100, "text": "group"}),
+    )
+    .await;
+    assert_eq!(other_chat["result"]["message_id"], 1);
+    assert_eq!(other_chat["result"]["chat"]["type"], "supergroup");
+
+    let calls = tg.calls_to("sendMessage");
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0].token, TOKEN);
+    assert_eq!(calls[0].params["text"], "hi");
+    assert_eq!(calls[0].status, 200);
+    assert_eq!(
+        calls[0].header("traceparent"),
+        Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    );
+    assert_eq!(tg.messages_to(42).len(), 2);
+    tg.clear_calls();
+    assert!(tg.calls().is_empty());
+}
+
+#[tokio::test]
+async fn form_and_query_parameters_and_case_insensitive_methods() {
+    let tg = fake().await;
+    let client = common::client();
+    let markup = r#"{"inline_keyboard":[[{"text":"a","callback_data":"b"}]]}"#;
+    let resp = client
+        .post(format!("{}/bot{TOKEN}/SENDMESSAGE", tg.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "chat_id=7&text=hello+world&reply_markup={}",
+            urlencode(markup)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["result"]["text"], "hello world");
+    assert_eq!(
+        body["result"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+        "b"
+    );
+    let call = &tg.calls()[0];
+    assert_eq!(call.method, "sendMessage");
+    assert_eq!(
+        call.params["reply_markup"]["inline_keyboard"][0][0]["text"],
+        "a"
+    );
+
+    let resp = client
+        .get(format!("{}/bot{TOKEN}/getme", tg.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let me: Value = resp.json().await.unwrap();
+    assert_eq!(me["result"]["username"], "sandbox_bot");
+    assert_eq!(me["result"]["is_bot"], true);
+
+    let resp = client
+        .get(format!(
+            "{}/bot{TOKEN}/sendMessage?chat_id=8&text=q",
+            tg.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_tokens_and_unknown_methods() {
+    let tg = FakeTelegram::start(TelegramOptions {
+        expected_token: Some(TOKEN.into()),
+        ..TelegramOptions::default()
+    })
+    .await
+    .unwrap();
+    let unauthorized = json!({"ok": false, "error_code": 401, "description": "Unauthorized"});
+    assert_eq!(
+        api_as(&tg, "nonsense", "getMe", json!({})).await,
+        (401, unauthorized.clone())
+    );
+    assert_eq!(
+        api_as(&tg, "999:other", "getMe", json!({})).await,
+        (401, unauthorized)
+    );
+    let not_found = json!({"ok": false, "error_code": 404, "description": "Not Found"});
+    assert_eq!(api(&tg, "sendDice", json!({})).await, (404, not_found));
+    assert_eq!(tg.calls().len(), 3, "rejected calls are recorded too");
+    assert_eq!(tg.calls()[0].status, 401);
+}
+
+#[tokio::test]
+async fn text_length_and_chat_id_validation() {
+    let tg = fake().await;
+    let long = "x".repeat(4097);
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 1, "text": long})).await,
+        (400, bad_request("Bad Request: message is too long"))
+    );
+    assert_eq!(
+        api(
+            &tg,
+            "sendMessage",
+            json!({"chat_id": 1, "text": "x".repeat(4096)})
+        )
+        .await
+        .0,
+        200
+    );
+    // HTML: tags do not count and &amp; is one character.
+    let html = format!("<b>{}</b>", "&amp;".repeat(4096));
+    assert_eq!(
+        api(
+            &tg,
+            "sendMessage",
+            json!({"chat_id": 2, "text": html, "parse_mode": "HTML"})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 1, "text": ""})).await,
+        (400, bad_request("Bad Request: message text is empty"))
+    );
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"text": "hi"})).await,
+        (400, bad_request("Bad Request: chat not found"))
+    );
+    assert_eq!(
+        api(
+            &tg,
+            "sendPhoto",
+            json!({"chat_id": 3, "photo": "AgACfile", "caption": "c".repeat(1025)})
+        )
+        .await,
+        (400, bad_request("Bad Request: message caption is too long"))
+    );
+    let (status, photo) = api(
+        &tg,
+        "sendPhoto",
+        json!({"chat_id": 3, "photo": "AgACfile", "caption": "c"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(photo["result"]["photo"][0]["file_id"], "AgACfile");
+}
+
+#[tokio::test]
+async fn callback_data_over_64_bytes_is_rejected() {
+    let tg = fake().await;
+    let markup = json!({"inline_keyboard": [[{"text": "x", "callback_data": "d".repeat(65)}]]});
+    assert_eq!(
+        api(
+            &tg,
+            "sendMessage",
+            json!({"chat_id": 1, "text": "t", "reply_markup": markup})
+        )
+        .await,
+        (400, bad_request("Bad Request: BUTTON_DATA_INVALID"))
+    );
+    assert!(tg.messages_to(1).is_empty());
+}
+
+async fn burst(tg: &FakeTelegram, n: i64, paid: bool) -> Vec<(u16, Value)> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let tg = tg.clone();
+            tokio::spawn(async move {
+                let params =
+                    json!({"chat_id": 1000 + i, "text": "news", "allow_paid_broadcast": paid});
+                api(&tg, "sendMessage", params).await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// The limits are about wall-clock seconds; on a loaded 2-core machine a burst can take longer
+/// than the window, which would make the check meaningless rather than wrong. Such runs are
+/// retried with a fresh fake instead of failing.
+async fn within_one_second<F, Fut>(attempt: F)
+where
+    F: Fn(FakeTelegram) -> Fut,
+    Fut: std::future::Future<Output = Option<()>>,
+{
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let outcome = attempt(fake().await).await;
+        if started.elapsed() < Duration::from_millis(900) {
+            assert!(outcome.is_some(), "limit not enforced");
+            return;
+        }
+    }
+    panic!("could not send a burst within one second in three tries");
+}
+
+#[tokio::test]
+async fn the_31st_send_within_a_second_gets_429() {
+    within_one_second(|tg| async move {
+        let results = burst(&tg, 30, false).await;
+        assert!(results.iter().all(|(s, _)| *s == 200));
+        let (status, body) = api(
+            &tg,
+            "sendMessage",
+            json!({"chat_id": 5000, "text": "one more"}),
+        )
+        .await;
+        if status != 429 {
+            return None;
+        }
+        let retry = body["parameters"]["retry_after"].as_u64().unwrap();
+        assert!(retry >= 1);
+        assert_eq!(
+            body["description"],
+            format!("Too Many Requests: retry after {retry}")
+        );
+        assert_eq!(body["error_code"], 429);
+        Some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn paid_broadcasts_pass_the_30_per_second_limit() {
+    let tg = fake().await;
+    let results = burst(&tg, 31, true).await;
+    assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
+}
+
+#[tokio::test]
+async fn a_fourth_quick_send_to_one_chat_gets_429() {
+    within_one_second(|tg| async move {
+        for _ in 0..3 {
+            assert_eq!(
+                api(&tg, "sendMessage", json!({"chat_id": 9, "text": "t"}))
+                    .await
+                    .0,
+                200
+            );
+        }
+        let (status, body) = api(&tg, "sendMessage", json!({"chat_id": 9, "text": "t"})).await;
+        if status != 429 {
+            return None;
+        }
+        assert!(body["parameters"]["retry_after"].as_u64().unwrap() >= 1);
+        // Other chats are unaffected.
+        assert_eq!(
+            api(&tg, "sendMessage", json!({"chat_id": 10, "text": "t"}))
+                .await
+                .0,
+            200
+        );
+        Some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_chat_recovers_after_the_refill() {
+    let tg = fake().await;
+    for _ in 0..4 {
+        api(&tg, "sendMessage", json!({"chat_id": 9, "text": "t"})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 9, "text": "t"}))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn blocked_and_deactivated_chats_get_403() {
+    let tg = fake().await;
+    tg.block_chat(77);
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 77, "text": "t"})).await,
+        (
+            403,
+            json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+        )
+    );
+    tg.deactivate_chat(78);
+    let (status, body) = api(
+        &tg,
+        "copyMessage",
+        json!({"chat_id": 78, "from_chat_id": -1001, "message_id": 5}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["description"].clone()),
+        (403, json!("Forbidden: user is deactivated"))
+    );
+    tg.unblock_chat(77);
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 77, "text": "t"}))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn edit_message_text_not_modified_and_not_found() {
+    let tg = fake().await;
+    let markup = json!({"inline_keyboard": [[{"text": "Check", "callback_data": "check:1"}]]});
+    let (_, sent) = api(
+        &tg,
+        "sendMessage",
+        json!({"chat_id": 5, "text": "Progress 10%", "reply_markup": markup}),
+    )
+    .await;
+    let id = sent["result"]["message_id"].clone();
+    let same =
+        json!({"chat_id": 5, "message_id": id, "text": "Progress 10%", "reply_markup": markup});
+    assert_eq!(
+        api(&tg, "editMessageText", same).await,
+        (
+            400,
+            bad_request(
+                "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
+            )
+        )
+    );
+    let (status, edited) = api(
+        &tg,
+        "editMessageText",
+        json!({"chat_id": 5, "message_id": id, "text": "Progress 20%", "reply_markup": markup}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(edited["result"]["text"], "Progress 20%");
+    assert!(edited["result"]["edit_date"].is_i64());
+    assert_eq!(
+        api(
+            &tg,
+            "editMessageText",
+            json!({"chat_id": 5, "message_id": 999, "text": "x"})
+        )
+        .await,
+        (400, bad_request("Bad Request: message to edit not found"))
+    );
+    assert_eq!(
+        tg.messages_to(5).len(),
+        2,
+        "the send and the successful edit"
+    );
+}
+
+#[tokio::test]
+async fn webhook_delivery_with_secret_and_retries() {
+    let tg = FakeTelegram::start(TelegramOptions {
+        delivery_first_delay: Duration::from_millis(20),
+        ..TelegramOptions::default()
+    })
+    .await
+    .unwrap();
+    let user = TgUser::new(1001, "Ann");
+    assert!(
+        tg.user_sends(&user, "/start").await.is_err(),
+        "no webhook yet"
+    );
+
+    let receiver = common::Receiver::start(&[500]).await;
+    let (status, body) = api(
+        &tg,
+        "setWebhook",
+        json!({"url": receiver.url, "secret_token": "s3cr3t_-X"}),
+    )
+    .await;
+    assert_eq!((status, body["result"].clone()), (200, json!(true)));
+
+    let delivery = tg.user_sends(&user, "/start ref42").await.unwrap();
+    assert_eq!(delivery.attempts, vec![500, 200]);
+    assert!(delivery.delivered);
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[1].headers["x-telegram-bot-api-secret-token"],
+        "s3cr3t_-X"
+    );
+    let update: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(got[0].body, got[1].body, "a retry resends the same update");
+    let message = &update["message"];
+    assert_eq!(message["text"], "/start ref42");
+    assert_eq!(message["from"]["id"], 1001);
+    assert_eq!(message["chat"]["type"], "private");
+    assert_eq!(
+        message["entities"],
+        json!([{"offset": 0, "length": 6, "type": "bot_command"}])
+    );
+
+    let (_, info) = api(&tg, "getWebhookInfo", json!({})).await;
+    assert_eq!(info["result"]["url"], receiver.url);
+    assert_eq!(
+        info["result"]["last_error_message"],
+        "Wrong response from the webhook: 500 Internal Server Error"
+    );
+    assert_eq!(info["result"]["pending_update_count"], 0);
+
+    let next = tg.user_presses(&user, 1, "buy:100").await.unwrap();
+    assert!(next.delivered);
+    let pressed: Value = serde_json::from_slice(&receiver.received()[2].body).unwrap();
+    assert_eq!(pressed["callback_query"]["data"], "buy:100");
+    assert_eq!(
+        pressed["update_id"].as_i64().unwrap(),
+        update["update_id"].as_i64().unwrap() + 1
+    );
+    let query_id = pressed["callback_query"]["id"].clone();
+    assert_eq!(
+        api(
+            &tg,
+            "answerCallbackQuery",
+            json!({"callback_query_id": query_id})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        api(
+            &tg,
+            "answerCallbackQuery",
+            json!({"callback_query_id": "made-up"})
+        )
+        .await
+        .0,
+        400
+    );
+
+    assert!(tg.user_blocks_bot(&user).await.unwrap().delivered);
+    let blocked: Value = serde_json::from_slice(&receiver.received()[3].body).unwrap();
+    assert_eq!(
+        blocked["my_chat_member"]["new_chat_member"]["status"],
+        "kicked"
+    );
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 1001, "text": "t"}))
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn delivery_gives_up_after_the_configured_attempts() {
+    let tg = FakeTelegram::start(TelegramOptions {
+        delivery_attempts: 3,
+        delivery_first_delay: Duration::from_millis(10),
+        ..TelegramOptions::default()
+    })
+    .await
+    .unwrap();
+    // A port nothing listens on: every attempt is a transport error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/hook", listener.local_addr().unwrap());
+    drop(listener);
+    api(&tg, "setWebhook", json!({"url": dead})).await;
+    let delivery = tg
+        .deliver(json!({"update_id": 1, "message": {}}))
+        .await
+        .unwrap();
+    assert_eq!(delivery.attempts, vec![0, 0, 0]);
+    assert!(!delivery.delivered);
+    assert!(tg.webhook_info()["last_error_date"].is_i64());
+}
+
+#[tokio::test]
+async fn set_webhook_validates_the_secret_and_delete_clears_it() {
+    let tg = fake().await;
+    assert_eq!(
+        api(
+            &tg,
+            "setWebhook",
+            json!({"url": "https://bot.example/webhook", "secret_token": "bad secret!"})
+        )
+        .await,
+        (
+            400,
+            bad_request("Bad Request: secret token contains unallowed characters")
+        )
+    );
+    assert_eq!(tg.webhook_url(), None);
+    api(
+        &tg,
+        "setWebhook",
+        json!({"url": "https://bot.example/webhook", "max_connections": 10}),
+    )
+    .await;
+    assert_eq!(tg.webhook_info()["max_connections"], 10);
+    assert_eq!(api(&tg, "deleteWebhook", json!({})).await.0, 200);
+    assert_eq!(tg.webhook_info()["url"], "");
+}
+
+#[tokio::test]
+async fn wait_for_call_sees_calls_made_later() {
+    let tg = fake().await;
+    let waiter = {
+        let tg = tg.clone();
+        tokio::spawn(async move {
+            tg.wait_for_call(
+                |c| c.method == "sendMessage" && c.chat_id() == Some(3),
+                Duration::from_secs(5),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    api(&tg, "sendMessage", json!({"chat_id": 3, "text": "late"})).await;
+    let call = waiter.await.unwrap().expect("call seen");
+    assert_eq!(call.params["text"], "late");
+    assert!(
+        tg.wait_for_call(|c| c.method == "sendVideo", Duration::from_millis(50))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn control_api_sends_as_a_user_and_lists_calls() {
+    let tg = fake().await;
+    let receiver = common::Receiver::start(&[]).await;
+    let client = common::client();
+    let base = tg.base_url();
+    let resp = client
+        .post(format!("{base}/_sandbox/users/5/send"))
+        .json(&json!({"text": "/start"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409, "no webhook set yet");
+
+    api(&tg, "setWebhook", json!({"url": receiver.url})).await;
+    let resp = client
+        .post(format!("{base}/_sandbox/users/5/send"))
+        .json(&json!({"text": "/start", "first_name": "Bo", "language_code": "ru"}))
+        .send()
+        .await
+        .unwrap();
+    let delivery: Value = resp.json().await.unwrap();
+    assert_eq!(delivery["delivered"], true);
+    let update: Value = serde_json::from_slice(&receiver.received()[0].body).unwrap();
+    assert_eq!(update["message"]["from"]["language_code"], "ru");
+
+    api(&tg, "sendMessage", json!({"chat_id": 5, "text": "Привет"})).await;
+    api(&tg, "sendMessage", json!({"chat_id": 6, "text": "other"})).await;
+    let calls: Value = client
+        .get(format!("{base}/_sandbox/calls?chat_id=5"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls.as_array().unwrap().len(), 1);
+    assert_eq!(calls[0]["params"]["text"], "Привет");
+
+    let resp = client
+        .post(format!("{base}/_sandbox/chats/6/block"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 6, "text": "t"}))
+            .await
+            .0,
+        403
+    );
+    client
+        .delete(format!("{base}/_sandbox/calls"))
+        .send()
+        .await
+        .unwrap();
+    assert!(tg.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_method_in_the_webhook_response_is_executed() {
+    use axum::routing::post;
+    let tg = fake().await;
+    let app = axum::Router::new().route(
+        "/hook",
+        post(|axum::Json(update): axum::Json<Value>| async move {
+            axum::Json(json!({"method": "sendMessage", "chat_id": update["message"]["chat"]["id"], "text": "pong"}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    api(&tg, "setWebhook", json!({"url": url})).await;
+    tg.user_sends(&TgUser::new(31, "Cy"), "ping").await.unwrap();
+    let replies = tg.messages_to(31);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].params["text"], "pong");
+}

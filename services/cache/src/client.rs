@@ -1,0 +1,371 @@
+//! Connections to the master and the replicas, and the plain key/value calls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use fred::clients::{Pool, WithOptions};
+use fred::interfaces::{ClientLike, KeysInterface};
+use fred::prelude::{
+    Builder, Config, Expiration, FromValue, Options, ReconnectPolicy, ServerConfig,
+};
+use fred::types::config::UnresponsiveConfig;
+use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
+use tokio::time::{Instant, sleep};
+
+use crate::config::{NodeAddr, RedisConfig};
+use crate::error::CacheError;
+
+/// Reconnect backoff: 10 ms doubling to 2 s, forever, plus up to 20 ms of
+/// jitter. The first retry is quick on purpose: fred keeps reporting the
+/// client as connected until that first attempt, so commands sent in between
+/// queue (and wait out the socket timeout) instead of failing fast. Later
+/// attempts back off so a long outage costs one connect every 2 s, and a
+/// restarted Redis is used again within about 2 s.
+const RECONNECT_MIN_MS: u32 = 10;
+const RECONNECT_JITTER_MS: u32 = 20;
+const RECONNECT_MAX_MS: u32 = 2_000;
+
+/// One Redis node: a fred pool plus the name used in errors and health.
+pub(crate) struct Node {
+    /// "master" or "replica".
+    pub(crate) role: &'static str,
+    pub(crate) addr: String,
+    /// "master 10.0.0.5:6379", "replica2 10.0.0.7:6379": what errors name.
+    pub(crate) label: String,
+    pool: Pool,
+    options: Options,
+    tasks: Vec<ConnectHandle>,
+}
+
+impl Node {
+    fn connect(
+        role: &'static str,
+        name: &str,
+        addr: &NodeAddr,
+        cfg: &RedisConfig,
+    ) -> Result<Node, CacheError> {
+        let label = format!("{name} {addr}");
+        let timeout = cfg.socket_timeout;
+        let config = Config {
+            // false: a node that is down at start-up is retried in the
+            // background under the reconnect policy instead of failing
+            // `connect` (services start before Redis and say so in /health).
+            fail_fast: false,
+            password: cfg.password.clone(),
+            server: ServerConfig::new_centralized(addr.host.clone(), addr.port),
+            ..Config::default()
+        };
+        let pool = Builder::from_config(config)
+            .with_performance_config(|perf| {
+                perf.default_command_timeout = timeout;
+            })
+            .with_connection_config(|conn| {
+                conn.connection_timeout = timeout;
+                conn.internal_command_timeout = timeout;
+                // A node that stops answering without closing the socket (a
+                // blackholed host) is dropped and reconnected, so later
+                // commands fail fast instead of each waiting out the timeout.
+                conn.unresponsive = UnresponsiveConfig {
+                    max_timeout: Some(timeout),
+                    interval: (timeout / 4).max(Duration::from_millis(50)),
+                };
+            })
+            .set_policy(reconnect_policy())
+            .build_pool(cfg.max_connections.max(1))
+            .map_err(|e| CacheError::from_fred(&label, e))?;
+        // Spawns one task per connection and returns at once; the tasks keep
+        // (re)connecting for as long as the node exists.
+        let tasks = pool.connect_pool();
+        let options = Options {
+            // Fail at once while the connection is down rather than queueing
+            // until it comes back: callers answer 503 instead of hanging.
+            // fred notices a dropped connection only at its first reconnect
+            // attempt (RECONNECT_MIN_MS later); a command sent in that gap
+            // waits out `timeout` instead, which is why it is set as well.
+            fail_fast: true,
+            timeout: Some(timeout),
+            ..Options::default()
+        };
+        Ok(Node {
+            role,
+            addr: addr.to_string(),
+            label,
+            pool,
+            options,
+            tasks,
+        })
+    }
+
+    /// The pool with our per-command options (fail fast, timeout).
+    pub(crate) fn client(&self) -> WithOptions<Pool> {
+        self.pool.with_options(&self.options)
+    }
+
+    pub(crate) fn err(&self, e: fred::error::Error) -> CacheError {
+        CacheError::from_fred(&self.label, e)
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.pool.clients().iter().any(|c| c.is_connected())
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        self.client().get(key).await.map_err(|e| self.err(e))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // The connection tasks would otherwise keep reconnecting to a node
+        // nobody uses any more (e.g. after a test dropped its Cache).
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn reconnect_policy() -> ReconnectPolicy {
+    let mut policy = ReconnectPolicy::new_exponential(
+        0, // unlimited attempts: Redis coming back must always be noticed
+        RECONNECT_MIN_MS,
+        RECONNECT_MAX_MS,
+        2,
+    );
+    policy.set_jitter(RECONNECT_JITTER_MS);
+    policy
+}
+
+/// A Lua script run with EVALSHA, falling back to EVAL when the server does
+/// not know it (after a restart or SCRIPT FLUSH).
+pub(crate) struct Script {
+    source: &'static str,
+    /// Learned from SCRIPT LOAD on first use; SHA1 of the source, so it never
+    /// changes and is shared by all clones of the Cache.
+    sha: OnceLock<String>,
+}
+
+impl Script {
+    pub(crate) const fn new(source: &'static str) -> Script {
+        Script {
+            source,
+            sha: OnceLock::new(),
+        }
+    }
+
+    pub(crate) async fn run<R: FromValue>(
+        &self,
+        node: &Node,
+        keys: &[&str],
+        args: &[String],
+    ) -> Result<R, CacheError> {
+        let client = node.client();
+        let sha = match self.sha.get() {
+            Some(sha) => sha.clone(),
+            None => {
+                let sha: String = client
+                    .custom(cmd("SCRIPT"), vec!["LOAD", self.source])
+                    .await
+                    .map_err(|e| node.err(e))?;
+                self.sha.get_or_init(|| sha).clone()
+            }
+        };
+        match client
+            .custom(cmd("EVALSHA"), script_args(&sha, keys, args))
+            .await
+        {
+            Err(e) if e.details().starts_with("NOSCRIPT") => {
+                // EVAL runs it and puts it back into the server's script
+                // cache, so the next EVALSHA finds it again.
+                client
+                    .custom(cmd("EVAL"), script_args(self.source, keys, args))
+                    .await
+                    .map_err(|e| node.err(e))
+            }
+            other => other.map_err(|e| node.err(e)),
+        }
+    }
+}
+
+/// A command fred has no typed method for on `WithOptions` (the Lua commands),
+/// sent with `custom` so it still gets our fail-fast options.
+fn cmd(name: &'static str) -> CustomCommand {
+    CustomCommand::new_static(name, ClusterHash::FirstKey, false)
+}
+
+fn script_args(script_or_sha: &str, keys: &[&str], args: &[String]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(2 + keys.len() + args.len());
+    out.push(Value::from(script_or_sha));
+    out.push(Value::from(keys.len() as i64));
+    out.extend(keys.iter().map(|k| Value::from(*k)));
+    out.extend(args.iter().map(|a| Value::from(a.as_str())));
+    out
+}
+
+pub(crate) struct Inner {
+    pub(crate) master: Node,
+    pub(crate) replicas: Vec<Node>,
+    pub(crate) prefix: String,
+    next_replica: AtomicUsize,
+    pub(crate) rate_limit_script: Script,
+    pub(crate) release_script: Script,
+}
+
+/// The shared Redis layer: cheap to clone, safe to share between tasks.
+///
+/// One fred pool per node (the master and each replica) instead of fred's
+/// built-in replica routing: fred discovers replicas through the master
+/// connection and routes replica commands through the master's router, so
+/// with the master down it can neither find nor use them, and the addresses
+/// the master reports are the replicas' own view (container-internal in
+/// docker compose). With a pool per configured address, reads that tolerate
+/// staleness keep working from a replica while the master is down, and each
+/// node's health is reported on its own.
+///
+/// Which node serves what (see the design notes): the master serves writes,
+/// sessions, dedup claims, rate limits and [`Cache::get`]; the replicas serve
+/// only [`Cache::get_cached`]. Every operation is bounded by the socket
+/// timeout and fails at once with [`CacheError::Unavailable`] while its node
+/// is disconnected.
+#[derive(Clone)]
+pub struct Cache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("master", &self.inner.master.addr)
+            .field(
+                "replicas",
+                &self
+                    .inner
+                    .replicas
+                    .iter()
+                    .map(|r| &r.addr)
+                    .collect::<Vec<_>>(),
+            )
+            .field("prefix", &self.inner.prefix)
+            .finish()
+    }
+}
+
+impl Cache {
+    /// Creates the pools and starts connecting in the background. Returns at
+    /// once and does not fail when nodes are down: they are retried forever,
+    /// and operations report [`CacheError::Unavailable`] until they are up.
+    /// Must be called inside a Tokio runtime. Fails only on an invalid
+    /// configuration.
+    pub async fn connect(cfg: &RedisConfig) -> Result<Cache, CacheError> {
+        let master = Node::connect("master", "master", &cfg.master, cfg)?;
+        let replicas = cfg
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| Node::connect("replica", &format!("replica{}", i + 1), addr, cfg))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                master,
+                replicas,
+                prefix: cfg.key_prefix.clone(),
+                next_replica: AtomicUsize::new(0),
+                rate_limit_script: Script::new(crate::ratelimit::GCRA_LUA),
+                release_script: Script::new(crate::dedup::RELEASE_LUA),
+            }),
+        })
+    }
+
+    /// Waits up to `within` for the master connection, for start-up code and
+    /// tests that want to begin only once Redis is reachable.
+    pub async fn wait_connected(&self, within: Duration) -> Result<(), CacheError> {
+        let deadline = Instant::now() + within;
+        while !self.inner.master.is_connected() {
+            if Instant::now() >= deadline {
+                return Err(CacheError::Unavailable {
+                    node: self.inner.master.label.clone(),
+                    reason: format!("not connected after {within:?}"),
+                });
+            }
+            sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// The prefixed key as stored in Redis.
+    pub fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.inner.prefix)
+    }
+
+    /// Sets `key` on the master with a time to live.
+    pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
+        let m = &self.inner.master;
+        m.client()
+            .set::<(), _, _>(self.key(key), value, Some(px(ttl)), None, false)
+            .await
+            .map_err(|e| m.err(e))
+    }
+
+    /// Reads `key` from the master: sees the latest write.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        self.inner.master.get(&self.key(key)).await
+    }
+
+    /// Deletes `key` on the master; true if it existed.
+    pub async fn del(&self, key: &str) -> Result<bool, CacheError> {
+        let m = &self.inner.master;
+        let n: i64 = m.client().del(self.key(key)).await.map_err(|e| m.err(e))?;
+        Ok(n > 0)
+    }
+
+    /// Caches a lookup: written to the master, read back by [`Cache::get_cached`].
+    pub async fn set_cached(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        self.set(key, value, ttl).await
+    }
+
+    /// Reads a cached lookup that may be slightly stale: from the replicas in
+    /// turn (round-robin; one that is down or slow is skipped), then from the
+    /// master when no replica answers. A replica's `None` is an answer (the key
+    /// may not have replicated yet, which a cached lookup tolerates).
+    pub async fn get_cached(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let key = self.key(key);
+        let replicas = &self.inner.replicas;
+        let mut failures = Vec::new();
+        if !replicas.is_empty() {
+            let start = self.inner.next_replica.fetch_add(1, Ordering::Relaxed);
+            for i in 0..replicas.len() {
+                let node = &replicas[(start + i) % replicas.len()];
+                match node.get(&key).await {
+                    Ok(v) => return Ok(v),
+                    Err(e) if e.is_unavailable() => {
+                        tracing::debug!(error = %e, "replica read failed, trying the next node");
+                        failures.push(e.to_string());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        match self.inner.master.get(&key).await {
+            Err(CacheError::Unavailable { node, reason }) if !failures.is_empty() => {
+                Err(CacheError::Unavailable {
+                    node,
+                    reason: format!(
+                        "{reason}; and every replica failed: {}",
+                        failures.join("; ")
+                    ),
+                })
+            }
+            other => other,
+        }
+    }
+}
+
+/// A TTL as PX milliseconds; at least 1 ms, since PX 0 is an error.
+pub(crate) fn px(ttl: Duration) -> Expiration {
+    Expiration::PX(ttl.as_millis().clamp(1, i64::MAX as u128) as i64)
+}

@@ -1,0 +1,501 @@
+//! The cache layer against a real Redis master + two replicas.
+//!
+//! Every test starts its own trio (tests kill and restart nodes) and uses its
+//! own key prefix.
+
+use std::time::Duration;
+
+use cache::{Cache, CacheError, ClaimState, RateLimit, RedisConfig};
+use runtime::config::Env;
+use serde::{Deserialize, Serialize};
+use testkit::redis::RedisTrio;
+use tokio::time::{Instant, sleep};
+
+/// Short, so "fails fast" and "no hang" are visible within the test's patience.
+const SOCKET_TIMEOUT: Duration = Duration::from_millis(1000);
+const LONG: Duration = Duration::from_secs(600);
+
+fn config(trio: &RedisTrio) -> RedisConfig {
+    RedisConfig::from_env(&Env::from_pairs(trio.env_pairs()))
+        .expect("the trio's variables parse")
+        .with_key_prefix(format!("test-{}:", uuid::Uuid::new_v4().simple()))
+        .with_socket_timeout(SOCKET_TIMEOUT)
+        .with_max_connections(2)
+}
+
+async fn connected(cfg: &RedisConfig) -> Cache {
+    let cache = Cache::connect(cfg)
+        .await
+        .expect("connect never fails on a valid config");
+    cache
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("master connects");
+    cache
+}
+
+async fn setup() -> (RedisTrio, Cache) {
+    let trio = RedisTrio::start().await.expect("start redis trio");
+    let cache = connected(&config(&trio)).await;
+    (trio, cache)
+}
+
+/// Polls `check` every 50 ms until it returns true or `within` runs out.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until every node of `cache` answers PING.
+async fn all_up(cache: &Cache) {
+    eventually(Duration::from_secs(10), "all nodes up", || async {
+        let h = cache.health().await;
+        h.master.up && h.replicas.iter().all(|r| r.up)
+    })
+    .await;
+}
+
+/// Waits until every replica holds `value` under `key` (each replicates on
+/// its own schedule, so one answering says nothing about the other).
+async fn replicated(trio: &RedisTrio, cache: &Cache, key: &str, value: &str) {
+    let full_key = cache.key(key);
+    for port in trio.replica_ports() {
+        eventually(Duration::from_secs(5), "replication", || async {
+            trio.command(port, &["GET", &full_key])
+                .await
+                .ok()
+                .as_deref()
+                == Some(value)
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn cached_write_on_master_is_read_back_from_a_replica() {
+    let (trio, cache) = setup().await;
+    all_up(&cache).await;
+
+    cache.set_cached("price:100", "1.99", LONG).await.unwrap();
+    eventually(Duration::from_secs(5), "replicated value", || async {
+        cache.get_cached("price:100").await.unwrap().as_deref() == Some("1.99")
+    })
+    .await;
+    replicated(&trio, &cache, "price:100", "1.99").await;
+
+    // Prove the read path: give each replica its own value behind the
+    // master's back. get_cached then sees replica values, in turn; get sees
+    // the master's.
+    let key = cache.key("origin");
+    cache.set("origin", "master", LONG).await.unwrap();
+    replicated(&trio, &cache, "origin", "master").await;
+    for (i, port) in trio.replica_ports().into_iter().enumerate() {
+        trio.command(port, &["CONFIG", "SET", "replica-read-only", "no"])
+            .await
+            .unwrap();
+        trio.command(port, &["SET", &key, &format!("replica{}", i + 1)])
+            .await
+            .unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        seen.insert(cache.get_cached("origin").await.unwrap().unwrap());
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["replica1", "replica2"],
+        "round-robin over both replicas"
+    );
+    assert_eq!(
+        cache.get("origin").await.unwrap().as_deref(),
+        Some("master")
+    );
+}
+
+#[tokio::test]
+async fn set_get_del_on_master() {
+    let (_trio, cache) = setup().await;
+    assert_eq!(cache.get("k").await.unwrap(), None);
+    cache.set("k", "v", LONG).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some("v"));
+    assert!(cache.del("k").await.unwrap());
+    assert!(!cache.del("k").await.unwrap());
+    assert_eq!(cache.get("k").await.unwrap(), None);
+
+    cache
+        .set("short", "v", Duration::from_millis(100))
+        .await
+        .unwrap();
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(cache.get("short").await.unwrap(), None, "expired");
+}
+
+#[tokio::test]
+async fn exactly_one_of_twenty_concurrent_claims_wins() {
+    let (_trio, cache) = setup().await;
+
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.claim("update:1", LONG).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(
+        cache.claim_state("update:1").await.unwrap(),
+        Some(ClaimState::Processing)
+    );
+
+    // A failed attempt gives the claim back so a retry can take it.
+    assert!(cache.release("update:1").await.unwrap());
+    assert_eq!(cache.claim_state("update:1").await.unwrap(), None);
+    assert!(cache.claim("update:1", LONG).await.unwrap());
+    assert!(!cache.claim("update:1", LONG).await.unwrap());
+
+    // Once finished, nobody claims it again, and a late release keeps the marker.
+    cache.finish("update:1", LONG).await.unwrap();
+    assert!(!cache.claim("update:1", LONG).await.unwrap());
+    assert!(!cache.release("update:1").await.unwrap());
+    assert_eq!(
+        cache.claim_state("update:1").await.unwrap(),
+        Some(ClaimState::Done)
+    );
+
+    // An expired claim (a crashed worker) can be taken again.
+    assert!(
+        cache
+            .claim("update:2", Duration::from_millis(100))
+            .await
+            .unwrap()
+    );
+    sleep(Duration::from_millis(300)).await;
+    assert!(cache.claim("update:2", LONG).await.unwrap());
+}
+
+#[tokio::test]
+async fn master_down_reads_continue_from_replicas_and_the_rest_fails_fast() {
+    let (mut trio, cache) = setup().await;
+    all_up(&cache).await;
+    cache.set_cached("profile:7", "alice", LONG).await.unwrap();
+    assert!(cache.claim("paid:order-1", LONG).await.unwrap());
+    cache.finish("paid:order-1", LONG).await.unwrap();
+    replicated(&trio, &cache, "profile:7", "alice").await;
+
+    trio.stop_master().await.unwrap();
+
+    for _ in 0..4 {
+        assert_eq!(
+            cache.get_cached("profile:7").await.unwrap().as_deref(),
+            Some("alice"),
+            "replicas keep serving cached lookups"
+        );
+    }
+
+    let limit = RateLimit {
+        per_minute: 60,
+        burst: 5,
+    };
+    let started = Instant::now();
+    let errors = [
+        cache.claim("paid:order-2", LONG).await.unwrap_err(),
+        cache.set("k", "v", LONG).await.unwrap_err(),
+        cache.get("k").await.unwrap_err(),
+        cache.rate_limit("user:1", limit).await.unwrap_err(),
+        cache.session_get::<String>("dialog", 1).await.unwrap_err(),
+    ];
+    // The first command may have raced the client noticing the crash and so
+    // waited out the socket timeout; none may take longer than that.
+    assert!(
+        started.elapsed() < SOCKET_TIMEOUT * 2,
+        "failed within {:?}",
+        started.elapsed()
+    );
+    // Once the loss is noticed, commands fail at once instead of queueing.
+    let started = Instant::now();
+    assert!(
+        cache
+            .claim("paid:order-3", LONG)
+            .await
+            .unwrap_err()
+            .is_unavailable()
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "fail fast: {:?}",
+        started.elapsed()
+    );
+    for e in &errors {
+        assert!(e.is_unavailable(), "{e}");
+        assert!(
+            matches!(e, CacheError::Unavailable { node, .. } if node.starts_with("master")),
+            "{e}"
+        );
+    }
+
+    trio.start_master().await.unwrap();
+    eventually(Duration::from_secs(15), "master reconnected", || async {
+        cache.claim("paid:order-2", LONG).await.is_ok()
+    })
+    .await;
+    // The append-only file kept the claim made before the crash, so the paid
+    // order is not processed a second time.
+    assert_eq!(
+        cache.claim_state("paid:order-1").await.unwrap(),
+        Some(ClaimState::Done)
+    );
+    assert!(!cache.claim("paid:order-1", LONG).await.unwrap());
+    // The restarted server has an empty script cache: EVALSHA falls back to EVAL.
+    assert!(cache.rate_limit("user:1", limit).await.unwrap().allowed);
+}
+
+#[tokio::test]
+async fn one_replica_down_reads_still_answer() {
+    let (mut trio, cache) = setup().await;
+    all_up(&cache).await;
+    cache.set_cached("pack:250", "4.99", LONG).await.unwrap();
+    replicated(&trio, &cache, "pack:250", "4.99").await;
+
+    trio.stop_replica(0).await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            cache.get_cached("pack:250").await.unwrap().as_deref(),
+            Some("4.99")
+        );
+    }
+
+    // Both replicas down: the master answers.
+    trio.stop_replica(1).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            cache.get_cached("pack:250").await.unwrap().as_deref(),
+            Some("4.99")
+        );
+    }
+
+    // Back up: the replica resyncs and serves again.
+    trio.start_replica(0).await.unwrap();
+    trio.start_replica(1).await.unwrap();
+    all_up(&cache).await;
+    assert_eq!(
+        cache.get_cached("pack:250").await.unwrap().as_deref(),
+        Some("4.99")
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_allows_burst_then_denies_shares_budget_and_refills() {
+    let trio = RedisTrio::start().await.unwrap();
+    let cfg = config(&trio);
+    // Two Cache instances stand for two processes sharing one budget.
+    let a = connected(&cfg).await;
+    let b = connected(&cfg).await;
+    // 120/min = one every 500 ms, so the test stays short.
+    let limit = RateLimit {
+        per_minute: 120,
+        burst: 3,
+    };
+
+    for expected_remaining in [2, 1, 0] {
+        let d = a.rate_limit("chat:9", limit).await.unwrap();
+        assert!(d.allowed);
+        assert_eq!(d.remaining, expected_remaining);
+        assert_eq!(d.retry_after, Duration::ZERO);
+    }
+    let denied = b.rate_limit("chat:9", limit).await.unwrap();
+    assert!(!denied.allowed, "b shares a's budget");
+    assert!(
+        denied.retry_after > Duration::ZERO && denied.retry_after <= Duration::from_millis(500),
+        "{:?}",
+        denied.retry_after
+    );
+    // Other keys have their own budget.
+    assert!(b.rate_limit("chat:10", limit).await.unwrap().allowed);
+
+    sleep(denied.retry_after + Duration::from_millis(30)).await;
+    assert!(
+        b.rate_limit("chat:9", limit).await.unwrap().allowed,
+        "refilled"
+    );
+    assert!(
+        !a.rate_limit("chat:9", limit).await.unwrap().allowed,
+        "b took the refill"
+    );
+
+    // The script cache may be flushed at any time (SCRIPT FLUSH, failover).
+    trio.command(trio.master_port(), &["SCRIPT", "FLUSH"])
+        .await
+        .unwrap();
+    assert!(a.rate_limit("chat:11", limit).await.unwrap().allowed);
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Dialog {
+    step: String,
+    stars: Option<u32>,
+}
+
+#[tokio::test]
+async fn session_round_trip_and_expiry() {
+    let (_trio, cache) = setup().await;
+    let state = Dialog {
+        step: "custom_amount".into(),
+        stars: Some(750),
+    };
+    assert_eq!(
+        cache.session_get::<Dialog>("dialog", 42).await.unwrap(),
+        None
+    );
+    cache.session_set("dialog", 42, &state, LONG).await.unwrap();
+    assert_eq!(
+        cache.session_get::<Dialog>("dialog", 42).await.unwrap(),
+        Some(state)
+    );
+    assert_eq!(
+        cache.session_get::<Dialog>("dialog", 43).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        cache.session_get::<Dialog>("other", 42).await.unwrap(),
+        None
+    );
+
+    cache.session_clear("dialog", 42).await.unwrap();
+    assert_eq!(
+        cache.session_get::<Dialog>("dialog", 42).await.unwrap(),
+        None
+    );
+
+    let short = Dialog {
+        step: "menu".into(),
+        stars: None,
+    };
+    cache
+        .session_set("dialog", -100123, &short, Duration::from_millis(150))
+        .await
+        .unwrap();
+    assert!(
+        cache
+            .session_get::<Dialog>("dialog", -100123)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        cache
+            .session_get::<Dialog>("dialog", -100123)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Garbage under a session key is a codec error, not a panic or a None.
+    cache
+        .set("session:dialog:5", "{not json", LONG)
+        .await
+        .unwrap();
+    let err = cache.session_get::<Dialog>("dialog", 5).await.unwrap_err();
+    assert!(matches!(err, CacheError::Codec { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn health_reports_each_node() {
+    let (mut trio, cache) = setup().await;
+    all_up(&cache).await;
+    let h = cache.health().await;
+    assert!(h.healthy() && !h.degraded(), "{h:?}");
+    assert_eq!(h.status(), "ok");
+    assert_eq!(h.master.role, "master");
+    assert_eq!(h.master.addr, format!("127.0.0.1:{}", trio.master_port()));
+    assert!(h.master.latency_ms.is_some() && h.master.error.is_none());
+    assert_eq!(h.replicas.len(), 2);
+    assert!(h.replicas.iter().all(|r| r.role == "replica"));
+
+    trio.stop_replica(1).await.unwrap();
+    let h = cache.health().await;
+    assert!(h.healthy() && h.degraded(), "{h:?}");
+    assert_eq!(h.status(), "degraded");
+    assert!(!h.replicas[1].up && h.replicas[1].error.is_some());
+
+    trio.stop_master().await.unwrap();
+    let started = Instant::now();
+    let h = cache.health().await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(!h.healthy(), "{h:?}");
+    assert_eq!(h.status(), "down");
+    let error = h.master.error.clone().expect("master error");
+    assert!(error.contains("master"), "{error}");
+    assert!(error.contains(&trio.master_port().to_string()), "{error}");
+
+    let json = serde_json::to_value(&h).unwrap();
+    assert_eq!(json["master"]["up"], false);
+    assert_eq!(json["master"]["role"], "master");
+    assert_eq!(json["replicas"][0]["up"], true);
+}
+
+#[tokio::test]
+async fn connect_succeeds_while_redis_is_down_and_reports_it() {
+    // Nothing listens on this port.
+    let port = testkit::ports::free_port();
+    let cfg = RedisConfig::new("127.0.0.1", port)
+        .with_replica("127.0.0.1", testkit::ports::free_port())
+        .with_socket_timeout(SOCKET_TIMEOUT);
+    let started = Instant::now();
+    let cache = Cache::connect(&cfg)
+        .await
+        .expect("connect does not wait for Redis");
+    let err = cache.claim("x", LONG).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    let err = cache.get_cached("x").await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        err.to_string().contains("replica1"),
+        "names the replicas too: {err}"
+    );
+    assert!(!cache.health().await.healthy());
+    assert!(
+        cache
+            .wait_connected(Duration::from_millis(200))
+            .await
+            .is_err()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn password_protected_trio() {
+    let trio = RedisTrio::start_with_password("s3cret-pw").await.unwrap();
+    assert!(
+        trio.env_pairs()
+            .contains(&("REDIS_PASSWORD".into(), "s3cret-pw".into()))
+    );
+    let cache = connected(&config(&trio)).await;
+    all_up(&cache).await;
+    cache.set_cached("k", "v", LONG).await.unwrap();
+    replicated(&trio, &cache, "k", "v").await;
+    assert_eq!(cache.get_cached("k").await.unwrap().as_deref(), Some("v"));
+
+    // A wrong password is "unavailable" (the node cannot serve us), not a hang.
+    let wrong = Cache::connect(&config(&trio).with_password("wrong"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = wrong.claim("k", LONG).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

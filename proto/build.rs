@@ -4,7 +4,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // SAFETY: build scripts are single-threaded.
         unsafe { std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?) };
     }
-    let protos = ["proto/bot.proto", "proto/payments.proto", "proto/broadcast.proto"];
+    let protos = [
+        "proto/bot.proto",
+        "proto/payments.proto",
+        "proto/broadcast.proto",
+    ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

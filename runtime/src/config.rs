@@ -6,9 +6,9 @@
 //! shared by all threads.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
 use std::fmt::Display;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A configuration problem, always naming the variable at fault.
@@ -129,7 +129,11 @@ impl Env {
             Some(v) => {
                 let secs: f64 = v.parse().map_err(|e| ConfigError::malformed(name, v, e))?;
                 if !secs.is_finite() || secs < 0.0 {
-                    return Err(ConfigError::malformed(name, v, "must be a non-negative number of seconds"));
+                    return Err(ConfigError::malformed(
+                        name,
+                        v,
+                        "must be a non-negative number of seconds",
+                    ));
                 }
                 Ok(Duration::from_secs_f64(secs))
             }
@@ -164,10 +168,18 @@ impl Env {
     }
 
     /// A host:port pair from two variables.
-    pub fn addr(&self, host_var: &str, port_var: &str, default_port: u16) -> Result<Option<(String, u16)>, ConfigError> {
+    pub fn addr(
+        &self,
+        host_var: &str,
+        port_var: &str,
+        default_port: u16,
+    ) -> Result<Option<(String, u16)>, ConfigError> {
         match self.get(host_var) {
             None => Ok(None),
-            Some(host) => Ok(Some((host.to_string(), self.parse_or(port_var, default_port)?))),
+            Some(host) => Ok(Some((
+                host.to_string(),
+                self.parse_or(port_var, default_port)?,
+            ))),
         }
     }
 }
@@ -192,46 +204,30 @@ impl FromStr for Environment {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_required_variable_is_named() {
-        let env = Env::from_pairs([("OTHER", "x")]);
-        let err = env.required("TELEGRAM_TOKEN").unwrap_err();
-        assert_eq!(err.to_string(), "missing required environment variable TELEGRAM_TOKEN");
+/// `WEBHOOK_HOST` may be `bot.example.com`, `https://bot.example.com` or carry a port.
+pub fn public_url(host: &str, port: u16, path: &str) -> Result<String, ConfigError> {
+    let host = host.trim_end_matches('/');
+    let with_scheme = if host.starts_with("http://") || host.starts_with("https://") {
+        host.to_string()
+    } else {
+        format!("https://{host}")
+    };
+    let authority = with_scheme.split_once("://").map(|(_, a)| a).unwrap_or("");
+    if authority.is_empty() || authority.contains('/') {
+        return Err(ConfigError::malformed(
+            "WEBHOOK_HOST",
+            host,
+            "expected a host name, optionally with scheme and port",
+        ));
     }
-
-    #[test]
-    fn malformed_number_names_variable_and_value() {
-        let env = Env::from_pairs([("DATABASE_POOL_SIZE", "ten")]);
-        let err = env.parse_or::<u32>("DATABASE_POOL_SIZE", 5).unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains("DATABASE_POOL_SIZE") && msg.contains("ten"), "{msg}");
-    }
-
-    #[test]
-    fn empty_value_counts_as_unset() {
-        let env = Env::from_pairs([("REDIS_PASSWORD", "  ")]);
-        assert_eq!(env.optional("REDIS_PASSWORD"), None);
-        assert_eq!(env.parse_or("RATE_LIMIT_BURST", 10u32).unwrap(), 10);
-    }
-
-    #[test]
-    fn seconds_accept_fractions_and_reject_negatives() {
-        let env = Env::from_pairs([("A", "0.25"), ("B", "-1")]);
-        assert_eq!(env.seconds_or("A", Duration::ZERO).unwrap(), Duration::from_millis(250));
-        assert!(env.seconds_or("B", Duration::ZERO).is_err());
-    }
-
-    #[test]
-    fn lists_are_comma_separated() {
-        let env = Env::from_pairs([("ADMIN_IDS", "1, 2,3")]);
-        assert_eq!(env.list_or::<i64>("ADMIN_IDS", vec![]).unwrap(), vec![1, 2, 3]);
-        let bad = Env::from_pairs([("ADMIN_IDS", "1,x")]);
-        assert!(bad.list_or::<i64>("ADMIN_IDS", vec![]).unwrap_err().to_string().contains("ADMIN_IDS"));
-    }
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    Ok(if has_port || port == 0 {
+        format!("{with_scheme}{path}")
+    } else {
+        format!("{with_scheme}:{port}{path}")
+    })
 }
 
 /// Settings every service reads.
@@ -250,26 +246,115 @@ impl CommonConfig {
         let log_level = env.string_or("LOG_LEVEL", "info");
         let log_filter = crate::telemetry::filter_from_level(&log_level);
         if tracing_subscriber::EnvFilter::try_new(&log_filter).is_err() {
-            return Err(ConfigError::malformed("LOG_LEVEL", &log_level, "expected a level such as INFO or a tracing filter"));
+            return Err(ConfigError::malformed(
+                "LOG_LEVEL",
+                &log_level,
+                "expected a level such as INFO or a tracing filter",
+            ));
         }
         let otlp_endpoint = env.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(e) = &otlp_endpoint
             && !(e.starts_with("http://") || e.starts_with("https://"))
         {
-            return Err(ConfigError::malformed("OTEL_EXPORTER_OTLP_ENDPOINT", e, "expected an http(s) URL"));
+            return Err(ConfigError::malformed(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                e,
+                "expected an http(s) URL",
+            ));
         }
         Ok(CommonConfig {
             environment: env.parse_or("ENVIRONMENT", Environment::Development)?,
             log_filter,
             otlp_endpoint,
-            health_check_interval: env.seconds_or("HEALTH_CHECK_INTERVAL", Duration::from_secs(30))?,
+            health_check_interval: env
+                .seconds_or("HEALTH_CHECK_INTERVAL", Duration::from_secs(30))?,
             admin_ids: env.list_or("ADMIN_IDS", vec![])?,
         })
     }
 }
 
 /// A listen address such as `0.0.0.0:50051`.
-pub fn listen_addr(env: &Env, name: &str, default: &str) -> Result<std::net::SocketAddr, ConfigError> {
+pub fn listen_addr(
+    env: &Env,
+    name: &str,
+    default: &str,
+) -> Result<std::net::SocketAddr, ConfigError> {
     let v = env.string_or(name, default);
     v.parse().map_err(|e| ConfigError::malformed(name, &v, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let env = Env::from_pairs([("OTHER", "x")]);
+        let err = env.required("TELEGRAM_TOKEN").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing required environment variable TELEGRAM_TOKEN"
+        );
+    }
+
+    #[test]
+    fn malformed_number_names_variable_and_value() {
+        let env = Env::from_pairs([("DATABASE_POOL_SIZE", "ten")]);
+        let err = env.parse_or::<u32>("DATABASE_POOL_SIZE", 5).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("DATABASE_POOL_SIZE") && msg.contains("ten"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn empty_value_counts_as_unset() {
+        let env = Env::from_pairs([("REDIS_PASSWORD", "  ")]);
+        assert_eq!(env.optional("REDIS_PASSWORD"), None);
+        assert_eq!(env.parse_or("RATE_LIMIT_BURST", 10u32).unwrap(), 10);
+    }
+
+    #[test]
+    fn seconds_accept_fractions_and_reject_negatives() {
+        let env = Env::from_pairs([("A", "0.25"), ("B", "-1")]);
+        assert_eq!(
+            env.seconds_or("A", Duration::ZERO).unwrap(),
+            Duration::from_millis(250)
+        );
+        assert!(env.seconds_or("B", Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        let env = Env::from_pairs([("ADMIN_IDS", "1, 2,3")]);
+        assert_eq!(
+            env.list_or::<i64>("ADMIN_IDS", vec![]).unwrap(),
+            vec![1, 2, 3]
+        );
+        let bad = Env::from_pairs([("ADMIN_IDS", "1,x")]);
+        assert!(
+            bad.list_or::<i64>("ADMIN_IDS", vec![])
+                .unwrap_err()
+                .to_string()
+                .contains("ADMIN_IDS")
+        );
+    }
+
+    #[test]
+    fn webhook_url_is_built_from_the_seeds_parts() {
+        assert_eq!(
+            public_url("bot.example.com", 8443, "/webhook").unwrap(),
+            "https://bot.example.com:8443/webhook"
+        );
+        assert_eq!(
+            public_url("https://bot.example.com/", 0, "/wh").unwrap(),
+            "https://bot.example.com/wh"
+        );
+        assert_eq!(
+            public_url("https://127.0.0.1:9443", 8443, "/webhook").unwrap(),
+            "https://127.0.0.1:9443/webhook"
+        );
+        assert!(public_url("https://", 0, "/webhook").is_err());
+    }
 }

@@ -20,11 +20,16 @@ impl DbConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let url = env.required("DATABASE_URL")?;
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(ConfigError::malformed("DATABASE_URL", "<redacted>", "expected postgres://user:password@host:port/db"));
+            return Err(ConfigError::malformed(
+                "DATABASE_URL",
+                "<redacted>",
+                "expected postgres://user:password@host:port/db",
+            ));
         }
         // Validate now so a typo stops start-up with the variable's name,
         // instead of surfacing later as a connection error.
-        PgConnectOptions::from_str(&url).map_err(|e| ConfigError::malformed("DATABASE_URL", "<redacted>", e))?;
+        PgConnectOptions::from_str(&url)
+            .map_err(|e| ConfigError::malformed("DATABASE_URL", "<redacted>", e))?;
         Ok(DbConfig {
             url,
             pool_size: env.parse_or("DATABASE_POOL_SIZE", 5)?,
@@ -63,7 +68,9 @@ pub async fn migrate(pool: &PgPool, patience: Duration) -> anyhow::Result<()> {
     loop {
         match MIGRATOR.run(pool).await {
             Ok(()) => return Ok(()),
-            Err(sqlx::migrate::MigrateError::Execute(e)) if is_transient(&e) && tokio::time::Instant::now() < deadline => {
+            Err(sqlx::migrate::MigrateError::Execute(e))
+                if is_transient(&e) && tokio::time::Instant::now() < deadline =>
+            {
                 tracing::warn!(error = %e, "database not ready; retrying migrations");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -73,7 +80,10 @@ pub async fn migrate(pool: &PgPool, patience: Duration) -> anyhow::Result<()> {
 }
 
 fn is_transient(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
+    )
 }
 
 /// `SELECT 1` with a deadline, for health checks.

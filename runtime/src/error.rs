@@ -66,21 +66,26 @@ impl ServiceError {
     pub fn from_status(status: &tonic::Status) -> ServiceError {
         let msg = status.message().to_string();
         match status.code() {
-            Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => ServiceError::InvalidInput(msg),
+            Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
+                ServiceError::InvalidInput(msg)
+            }
             Code::Unauthenticated => ServiceError::Unauthorized,
             Code::PermissionDenied => ServiceError::Forbidden(msg),
             Code::NotFound => ServiceError::NotFound(msg),
             Code::AlreadyExists | Code::Aborted => ServiceError::Conflict(msg),
-            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled => {
-                ServiceError::Unavailable(msg)
-            }
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Cancelled => ServiceError::Unavailable(msg),
             _ => ServiceError::Internal(anyhow::anyhow!("peer failed: {:?} {msg}", status.code())),
         }
     }
 
     fn log(&self) {
         match self {
-            ServiceError::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            ServiceError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error")
+            }
             ServiceError::Unavailable(m) => tracing::warn!(reason = %m, "dependency unavailable"),
             _ => {}
         }
@@ -105,9 +110,10 @@ impl From<sqlx::Error> for ServiceError {
         match e {
             // The pool could not hand out a connection or the server went away:
             // the database is unavailable, not our logic broken.
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                ServiceError::Unavailable(format!("database: {e}"))
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => ServiceError::Unavailable(format!("database: {e}")),
             sqlx::Error::RowNotFound => ServiceError::NotFound("row".into()),
             other => ServiceError::Internal(other.into()),
         }
@@ -122,8 +128,10 @@ impl IntoResponse for ServiceError {
         let mut resp = (status, body).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Telegram and Heleket both honour Retry-After on a non-2xx.
-            resp.headers_mut()
-                .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("5"),
+            );
         }
         resp
     }

@@ -54,7 +54,10 @@ pub type TracedChannel = InterceptedService<Channel, TraceInterceptor>;
 
 /// A channel that connects on first use and reconnects after failures, so a
 /// peer that starts later or restarts is picked up without restarting us.
-pub fn channel(url: &str, request_timeout: Duration) -> Result<TracedChannel, tonic::transport::Error> {
+pub fn channel(
+    url: &str,
+    request_timeout: Duration,
+) -> Result<TracedChannel, tonic::transport::Error> {
     let ch = Endpoint::from_shared(url.to_string())?
         .connect_timeout(Duration::from_secs(2))
         .timeout(request_timeout)
@@ -73,7 +76,9 @@ pub async fn check_health(channel: TracedChannel, timeout: Duration) -> Result<D
         service: String::new(),
     });
     match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(resp)) if resp.get_ref().status == ServingStatus::Serving as i32 => Ok(start.elapsed()),
+        Ok(Ok(resp)) if resp.get_ref().status == ServingStatus::Serving as i32 => {
+            Ok(start.elapsed())
+        }
         Ok(Ok(resp)) => Err(format!("not serving (status {})", resp.get_ref().status)),
         Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
         Err(_) => Err(format!("no answer within {timeout:?}")),

@@ -118,7 +118,10 @@ mod tests {
     fn a_critical_component_down_makes_the_report_503() {
         let mut c = BTreeMap::new();
         c.insert("db".to_string(), Component::up(None));
-        c.insert("redis".to_string(), Component::down("master: connection refused"));
+        c.insert(
+            "redis".to_string(),
+            Component::down("master: connection refused"),
+        );
         let r = Report::new("gateway", c);
         assert_eq!(r.http_status(), StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -127,7 +130,10 @@ mod tests {
     fn a_non_critical_component_down_only_degrades() {
         let mut c = BTreeMap::new();
         c.insert("db".to_string(), Component::up(None));
-        c.insert("replica".to_string(), Component::down("gone").non_critical());
+        c.insert(
+            "replica".to_string(),
+            Component::down("gone").non_critical(),
+        );
         let r = Report::new("gateway", c);
         assert_eq!(r.status, Status::Degraded);
         assert_eq!(r.http_status(), StatusCode::OK);

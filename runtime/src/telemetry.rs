@@ -10,8 +10,8 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry::{Context, global};
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::OnceLock;
@@ -41,7 +41,11 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 /// Installs logging and tracing for this process. Must run inside a Tokio
 /// runtime (the OTLP exporter is built there). Later calls are no-ops, which
 /// lets tests run several services in one process.
-pub fn init(service: &'static str, log_level: &str, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
+pub fn init(
+    service: &'static str,
+    log_level: &str,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<Telemetry> {
     if INSTALLED.get().is_some() {
         return Ok(Telemetry { provider: None });
     }
@@ -74,7 +78,10 @@ pub fn init(service: &'static str, log_level: &str, otlp_endpoint: Option<&str>)
         .with_filter(filter);
     let traces = tracing_opentelemetry::layer().with_tracer(tracer);
     // Another crate (a test harness) may have installed a subscriber first.
-    let _ = tracing_subscriber::registry().with(logs).with(traces).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .try_init();
     let _ = INSTALLED.set(());
     Ok(Telemetry {
         provider: Some(provider),
@@ -145,5 +152,9 @@ pub fn current_trace_id() -> String {
     use opentelemetry::trace::TraceContextExt;
     let cx = Span::current().context();
     let sc = cx.span().span_context().clone();
-    if sc.is_valid() { sc.trace_id().to_string() } else { String::new() }
+    if sc.is_valid() {
+        sc.trace_id().to_string()
+    } else {
+        String::new()
+    }
 }

@@ -27,9 +27,13 @@ impl App {
         runtime::db::migrate(&db, Duration::from_secs(30)).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
+        let payments = runtime::grpc::channel(&config.payments_url, config.payments_timeout)?;
         let dispatcher = Dispatcher {
             db: db.clone(),
             tg: telegram::Bot::new(&config.telegram),
+            cache: cache.clone(),
+            payments: proto::payments::payments_client::PaymentsClient::new(payments),
+            rate_limit: config.rate_limit,
         };
         Ok(App {
             listener,
@@ -47,9 +51,10 @@ impl App {
         tracing::info!(port = self.port(), "bot service listening");
         let (health, health_svc) = tonic_health::server::health_reporter();
         health.set_serving::<BotServer<BotService>>().await;
-        let routes = tonic::service::Routes::new(health_svc).add_service(BotServer::new(BotService {
-            dispatcher: self.dispatcher,
-        }));
+        let routes =
+            tonic::service::Routes::new(health_svc).add_service(BotServer::new(BotService {
+                dispatcher: self.dispatcher,
+            }));
         let db = self.db.clone();
         let cache = self.cache.clone();
         let http = axum::Router::new().route(
@@ -79,11 +84,22 @@ struct BotService {
 
 #[tonic::async_trait]
 impl BotRpc for BotService {
-    async fn handle_update(&self, req: Request<UpdateRequest>) -> Result<Response<UpdateReply>, Status> {
+    async fn handle_update(
+        &self,
+        req: Request<UpdateRequest>,
+    ) -> Result<Response<UpdateReply>, Status> {
         let req = req.into_inner();
-        let update: telegram::Update = serde_json::from_slice(&req.raw)
-            .map_err(|e| ServiceError::InvalidInput(format!("update {} is not a Telegram update: {e}", req.update_id)))?;
-        tracing::info!(update_id = update.update_id, chat_id = req.chat_id, "handling update");
+        let update: telegram::Update = serde_json::from_slice(&req.raw).map_err(|e| {
+            ServiceError::InvalidInput(format!(
+                "update {} is not a Telegram update: {e}",
+                req.update_id
+            ))
+        })?;
+        tracing::info!(
+            update_id = update.update_id,
+            chat_id = req.chat_id,
+            "handling update"
+        );
         let acted = self.dispatcher.handle(&update).await?;
         metrics::counter!("bot_updates_total", "acted" => acted.to_string()).increment(1);
         Ok(Response::new(UpdateReply { acted }))

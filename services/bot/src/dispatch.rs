@@ -1,33 +1,72 @@
 //! Turns one Telegram update into the bot's reaction.
 
+use crate::purchase::{DIALOG_SCOPE, Dialog};
 use crate::texts::{self, Lang, cb};
 use crate::users;
+use proto::payments::payments_client::PaymentsClient;
 use runtime::ServiceError;
+use runtime::grpc::TracedChannel;
 use sqlx::PgPool;
 use std::time::Duration;
-use telegram::{Bot, CallbackQuery, ChatMemberUpdated, Message, SendOptions, TgError, Update};
+use telegram::{
+    Bot, CallbackQuery, ChatMemberUpdated, Message, SendOptions, TgError, Update, User,
+};
 
-/// Longest flood wait absorbed inline; longer ones fail the update so
-/// Telegram redelivers it later instead of holding the chat's queue.
-const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(3);
+/// How long a reply may wait out Telegram's flood limits. Failing the update
+/// instead would make Telegram redeliver it and repeat what it already did.
+const REPLY_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Dispatcher {
     pub db: PgPool,
     pub tg: Bot,
+    pub cache: cache::Cache,
+    pub payments: PaymentsClient<TracedChannel>,
+    pub rate_limit: cache::RateLimit,
 }
 
 impl Dispatcher {
     /// Returns whether the update carried anything the bot acts on.
     pub async fn handle(&self, update: &Update) -> Result<bool, ServiceError> {
+        if let Some(c) = &update.my_chat_member {
+            // Not user traffic: never rate limited.
+            return self.on_member_change(c).await.map(|_| true);
+        }
+        if let Some(from) = update.from()
+            && !self.within_rate_limit(from, update.chat_id()).await?
+        {
+            return Ok(false);
+        }
         if let Some(m) = &update.message {
             return self.on_message(m).await.map(|_| true);
         }
         if let Some(q) = &update.callback_query {
             return self.on_callback(q).await.map(|_| true);
         }
-        if let Some(c) = &update.my_chat_member {
-            return self.on_member_change(c).await.map(|_| true);
+        Ok(false)
+    }
+
+    /// The per-user limit, shared by every bot replica through Redis. Over the
+    /// limit the user hears about it once per window, not once per message.
+    async fn within_rate_limit(&self, from: &User, chat_id: i64) -> Result<bool, ServiceError> {
+        let decision = self
+            .cache
+            .rate_limit(&format!("rl:user:{}", from.id), self.rate_limit)
+            .await?;
+        if decision.allowed {
+            return Ok(true);
+        }
+        metrics::counter!("bot_rate_limited_total").increment(1);
+        let window = decision.retry_after.max(Duration::from_secs(1));
+        if chat_id != 0
+            && self
+                .cache
+                .claim(&format!("rl:notice:{}", from.id), window)
+                .await?
+        {
+            let lang = Lang::from_code(from.language_code.as_deref());
+            let text = texts::rate_limited(lang, window.as_secs_f64().ceil() as u64);
+            self.send(chat_id, &text, &SendOptions::default()).await?;
         }
         Ok(false)
     }
@@ -40,36 +79,90 @@ impl Dispatcher {
         }
         let lang = Lang::from_code(from.language_code.as_deref());
         let text = m.text.as_deref().unwrap_or("");
-        match command(text) {
+        let chat = m.chat.id;
+        let cmd = command(text);
+        if cmd.is_some() {
+            // Any command leaves a half-finished dialog.
+            self.cache.session_clear(DIALOG_SCOPE, from.id).await?;
+        }
+        match cmd {
             Some("start") => {
                 users::register(&self.db, from).await?;
                 let opts = SendOptions::html().with_keyboard(texts::main_menu(lang));
-                self.send(m.chat.id, &texts::welcome(lang, &from.first_name), &opts).await
+                return self
+                    .send(chat, &texts::welcome(lang, &from.first_name), &opts)
+                    .await;
             }
+            Some(_) | None => users::touch(&self.db, from.id).await?,
+        }
+        match cmd {
             Some("help") => {
-                users::touch(&self.db, from.id).await?;
-                self.send(m.chat.id, texts::help(lang), &SendOptions::html()).await
+                self.send(chat, texts::help(lang), &SendOptions::html())
+                    .await
             }
-            _ => {
-                users::touch(&self.db, from.id).await?;
-                self.send(m.chat.id, texts::unknown(lang), &SendOptions::default()).await
+            Some("buy") => self.show_packs(chat, lang).await,
+            Some("balance") => self.show_balance(chat, from.id, lang).await,
+            Some("history") => self.show_history(chat, from.id, lang).await,
+            Some("cancel") => self.show_menu(chat, lang, texts::cancelled(lang)).await,
+            Some(_) => {
+                self.send(chat, texts::unknown(lang), &SendOptions::default())
+                    .await
             }
+            None => match self
+                .cache
+                .session_get::<Dialog>(DIALOG_SCOPE, from.id)
+                .await?
+            {
+                Some(Dialog::CustomAmount) => {
+                    self.on_custom_amount(chat, from.id, text, lang).await
+                }
+                None => {
+                    self.send(chat, texts::unknown(lang), &SendOptions::default())
+                        .await
+                }
+            },
         }
     }
 
     async fn on_callback(&self, q: &CallbackQuery) -> Result<(), ServiceError> {
         let lang = Lang::from_code(q.from.language_code.as_deref());
-        let chat_id = q.message.as_ref().map(|m| m.chat.id).unwrap_or(q.from.id);
+        let chat = q.message.as_ref().map(|m| m.chat.id).unwrap_or(q.from.id);
+        let user = q.from.id;
         // Answer first: the client shows a spinner until we do.
-        self.answer(&q.id, None).await;
-        match q.data.as_deref() {
-            Some(cb::HELP) => self.send(chat_id, texts::help(lang), &SendOptions::html()).await,
-            Some(cb::BUY | cb::BALANCE | cb::HISTORY) => {
-                let opts = SendOptions::html().with_keyboard(texts::main_menu(lang));
-                self.send(chat_id, texts::help(lang), &opts).await
+        self.answer(&q.id).await;
+        let data = q.data.as_deref().unwrap_or("");
+        match data {
+            cb::HELP => {
+                self.send(chat, texts::help(lang), &SendOptions::html())
+                    .await
             }
-            _ => Ok(()),
+            cb::BUY => self.show_packs(chat, lang).await,
+            cb::BALANCE => self.show_balance(chat, user, lang).await,
+            cb::HISTORY => self.show_history(chat, user, lang).await,
+            cb::CUSTOM => self.ask_custom_amount(chat, user, lang).await,
+            cb::CANCEL => {
+                self.cache.session_clear(DIALOG_SCOPE, user).await?;
+                self.show_menu(chat, lang, texts::cancelled(lang)).await
+            }
+            _ => {
+                if let Some(stars) = data
+                    .strip_prefix(cb::BUY_PREFIX)
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
+                    self.buy(chat, user, stars, lang).await
+                } else if let Some(order_id) = data.strip_prefix(cb::CHECK_PREFIX) {
+                    self.check(chat, user, order_id, lang).await
+                } else {
+                    tracing::info!(data, "unknown button pressed");
+                    Ok(())
+                }
+            }
         }
+    }
+
+    async fn show_menu(&self, chat: i64, lang: Lang, text: &str) -> Result<(), ServiceError> {
+        let opts = SendOptions::default().with_keyboard(texts::main_menu(lang));
+        self.send(chat, text, &opts).await
     }
 
     async fn on_member_change(&self, c: &ChatMemberUpdated) -> Result<(), ServiceError> {
@@ -85,35 +178,37 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn answer(&self, query_id: &str, text: Option<&str>) {
+    async fn answer(&self, query_id: &str) {
         // A late or failed answer only leaves a spinner; never fail the update for it.
-        if let Err(e) = self.tg.answer_callback_query(query_id, text).await {
+        if let Err(e) = self.tg.answer_callback_query(query_id, None).await {
             tracing::warn!(error = %e, "answerCallbackQuery failed");
         }
     }
 
     /// Sends a reply, reacting to Telegram's answer the same way everywhere.
-    pub async fn send(&self, chat_id: i64, text: &str, opts: &SendOptions) -> Result<(), ServiceError> {
-        let mut retried = false;
-        loop {
-            match self.tg.send_message(chat_id, text, opts).await {
-                Ok(_) => return Ok(()),
-                Err(TgError::RetryAfter(d)) if !retried && d <= MAX_INLINE_RETRY_AFTER => {
-                    retried = true;
-                    tokio::time::sleep(d).await;
-                }
-                Err(TgError::Unreachable(reason)) => {
-                    users::mark_unreachable(&self.db, chat_id, &reason).await?;
-                    return Ok(());
-                }
-                Err(e @ (TgError::RetryAfter(_) | TgError::Transient(_))) => {
-                    return Err(ServiceError::Unavailable(format!("telegram: {e}")));
-                }
-                Err(e) => {
-                    // Our request was wrong: redelivery would fail the same way.
-                    tracing::error!(error = %e, chat_id, "telegram rejected a reply");
-                    return Ok(());
-                }
+    pub async fn send(
+        &self,
+        chat_id: i64,
+        text: &str,
+        opts: &SendOptions,
+    ) -> Result<(), ServiceError> {
+        match self
+            .tg
+            .send_message_patiently(chat_id, text, opts, REPLY_PATIENCE)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(TgError::Unreachable(reason)) => {
+                users::mark_unreachable(&self.db, chat_id, &reason).await?;
+                Ok(())
+            }
+            Err(e @ (TgError::RetryAfter(_) | TgError::Transient(_))) => {
+                Err(ServiceError::Unavailable(format!("telegram: {e}")))
+            }
+            Err(e) => {
+                // Our request was wrong: redelivery would fail the same way.
+                tracing::error!(error = %e, chat_id, "telegram rejected a reply");
+                Ok(())
             }
         }
     }

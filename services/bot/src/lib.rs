@@ -6,6 +6,7 @@
 mod app;
 pub mod config;
 mod dispatch;
+mod purchase;
 pub mod texts;
 mod users;
 

@@ -6,7 +6,11 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("bot: configuration error: {e}");
         std::process::exit(2);
     });
-    let telemetry = runtime::telemetry::init("bot", &config.common.log_filter, config.common.otlp_endpoint.as_deref())?;
+    let telemetry = runtime::telemetry::init(
+        "bot",
+        &config.common.log_filter,
+        config.common.otlp_endpoint.as_deref(),
+    )?;
     let app = bot::App::build(config).await?;
     app.run(runtime::shutdown::on_signal()).await?;
     telemetry.shutdown();

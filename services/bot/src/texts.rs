@@ -19,12 +19,18 @@ impl Lang {
     }
 }
 
-/// Callback data of the main menu's buttons (≤ 64 bytes, as Telegram requires).
+/// Callback data of the bot's buttons (≤ 64 bytes, as Telegram requires).
 pub mod cb {
     pub const BUY: &str = "menu:buy";
     pub const BALANCE: &str = "menu:balance";
     pub const HISTORY: &str = "menu:history";
     pub const HELP: &str = "menu:help";
+    pub const CANCEL: &str = "cancel";
+    pub const CUSTOM: &str = "buy:custom";
+    /// `buy:<stars>` orders that many stars.
+    pub const BUY_PREFIX: &str = "buy:";
+    /// `chk:<order id>` checks an order's payment.
+    pub const CHECK_PREFIX: &str = "chk:";
 }
 
 pub fn welcome(lang: Lang, first_name: &str) -> String {
@@ -45,14 +51,18 @@ pub fn welcome(lang: Lang, first_name: &str) -> String {
 
 pub fn help(lang: Lang) -> &'static str {
     match lang {
-        Lang::En => "ℹ️ <b>How it works</b>\n\n\
+        Lang::En => {
+            "ℹ️ <b>How it works</b>\n\n\
             /start — main menu\n/balance — your stars\n/history — your recent orders\n/help — this message\n\n\
             Choose a pack, pay with crypto through Heleket, and your stars are credited automatically once \
-            the payment is confirmed. Questions? Just write here.",
-        Lang::Ru => "ℹ️ <b>Как это работает</b>\n\n\
+            the payment is confirmed. Questions? Just write here."
+        }
+        Lang::Ru => {
+            "ℹ️ <b>Как это работает</b>\n\n\
             /start — главное меню\n/balance — ваши звёзды\n/history — последние заказы\n/help — эта справка\n\n\
             Выберите пакет, оплатите криптовалютой через Heleket, и звёзды зачислятся автоматически после \
-            подтверждения платежа. Вопросы? Просто напишите сюда.",
+            подтверждения платежа. Вопросы? Просто напишите сюда."
+        }
     }
 }
 
@@ -80,9 +90,286 @@ pub fn main_menu(lang: Lang) -> InlineKeyboardMarkup {
     }
 }
 
+/// A price as the payments service quoted it (decimal string, never a float).
+pub struct Quote {
+    pub stars: i64,
+    pub amount: String,
+    pub currency: String,
+}
+
+pub fn choose_pack(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => {
+            "⭐ <b>Choose a pack</b>\n\nThe price is shown on each button; you pay in crypto through Heleket."
+        }
+        Lang::Ru => {
+            "⭐ <b>Выберите пакет</b>\n\nЦена указана на кнопке; оплата криптовалютой через Heleket."
+        }
+    }
+}
+
+pub fn packs_menu(lang: Lang, quotes: &[Quote]) -> InlineKeyboardMarkup {
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = quotes
+        .chunks(2)
+        .map(|pair| {
+            pair.iter()
+                .map(|q| {
+                    InlineKeyboardButton::callback(
+                        format!("{} ⭐ — {} {}", q.stars, q.amount, q.currency),
+                        format!("{}{}", cb::BUY_PREFIX, q.stars),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let custom = match lang {
+        Lang::En => "✏️ Custom amount",
+        Lang::Ru => "✏️ Своё количество",
+    };
+    rows.push(vec![InlineKeyboardButton::callback(custom, cb::CUSTOM)]);
+    rows.push(vec![back_button(lang)]);
+    InlineKeyboardMarkup {
+        inline_keyboard: rows,
+    }
+}
+
+fn back_button(lang: Lang) -> InlineKeyboardButton {
+    let label = match lang {
+        Lang::En => "✖️ Cancel",
+        Lang::Ru => "✖️ Отмена",
+    };
+    InlineKeyboardButton::callback(label, cb::CANCEL)
+}
+
+pub fn ask_custom(lang: Lang, min: i64, max: i64) -> String {
+    match lang {
+        Lang::En => format!(
+            "✏️ How many stars do you want? Send a whole number from {min} to {max}.\n/cancel to go back."
+        ),
+        Lang::Ru => format!(
+            "✏️ Сколько звёзд вы хотите? Отправьте целое число от {min} до {max}.\n/cancel — назад."
+        ),
+    }
+}
+
+/// Why a custom amount was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmountProblem {
+    NotANumber,
+    TooSmall,
+    TooLarge,
+}
+
+pub fn bad_amount(lang: Lang, problem: AmountProblem, min: i64, max: i64) -> String {
+    match (lang, problem) {
+        (Lang::En, AmountProblem::NotANumber) => {
+            format!(
+                "That is not a whole number. Send the number of stars, from {min} to {max}, or /cancel."
+            )
+        }
+        (Lang::En, AmountProblem::TooSmall) => {
+            format!("The minimum is {min} stars. Send a number from {min} to {max}, or /cancel.")
+        }
+        (Lang::En, AmountProblem::TooLarge) => {
+            format!("The maximum is {max} stars. Send a number from {min} to {max}, or /cancel.")
+        }
+        (Lang::Ru, AmountProblem::NotANumber) => {
+            format!("Это не целое число. Отправьте количество звёзд от {min} до {max} или /cancel.")
+        }
+        (Lang::Ru, AmountProblem::TooSmall) => {
+            format!("Минимум — {min} звёзд. Отправьте число от {min} до {max} или /cancel.")
+        }
+        (Lang::Ru, AmountProblem::TooLarge) => {
+            format!("Максимум — {max} звёзд. Отправьте число от {min} до {max} или /cancel.")
+        }
+    }
+}
+
+pub fn confirm_custom(lang: Lang, q: &Quote) -> (String, InlineKeyboardMarkup) {
+    let (text, pay) = match lang {
+        Lang::En => (
+            format!(
+                "You are buying <b>{} ⭐</b> for <b>{} {}</b>.",
+                q.stars, q.amount, q.currency
+            ),
+            format!("✅ Pay {} {}", q.amount, q.currency),
+        ),
+        Lang::Ru => (
+            format!(
+                "Вы покупаете <b>{} ⭐</b> за <b>{} {}</b>.",
+                q.stars, q.amount, q.currency
+            ),
+            format!("✅ Оплатить {} {}", q.amount, q.currency),
+        ),
+    };
+    let kb = InlineKeyboardMarkup {
+        inline_keyboard: vec![
+            vec![InlineKeyboardButton::callback(
+                pay,
+                format!("{}{}", cb::BUY_PREFIX, q.stars),
+            )],
+            vec![back_button(lang)],
+        ],
+    };
+    (text, kb)
+}
+
+/// An order as the bot shows it.
+pub struct OrderView<'a> {
+    pub id: &'a str,
+    pub stars: i64,
+    pub amount: &'a str,
+    pub currency: &'a str,
+    pub status: &'a str,
+    pub pay_url: &'a str,
+}
+
+fn short_id(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+pub fn order_created(lang: Lang, o: &OrderView) -> (String, InlineKeyboardMarkup) {
+    let (text, pay, check) = match lang {
+        Lang::En => (
+            format!(
+                "🧾 Order <code>{}</code>: <b>{} ⭐</b> for <b>{} {}</b>.\n\nPay with the button below. Stars are credited as soon as Heleket confirms the payment; press «Check status» any time.",
+                short_id(o.id),
+                o.stars,
+                o.amount,
+                o.currency
+            ),
+            "💳 Pay with Heleket",
+            "🔄 Check status",
+        ),
+        Lang::Ru => (
+            format!(
+                "🧾 Заказ <code>{}</code>: <b>{} ⭐</b> за <b>{} {}</b>.\n\nОплатите по кнопке ниже. Звёзды зачислятся, как только Heleket подтвердит платёж; нажмите «Проверить статус» в любой момент.",
+                short_id(o.id),
+                o.stars,
+                o.amount,
+                o.currency
+            ),
+            "💳 Оплатить через Heleket",
+            "🔄 Проверить статус",
+        ),
+    };
+    let mut rows = Vec::new();
+    if !o.pay_url.is_empty() {
+        rows.push(vec![InlineKeyboardButton::link(pay, o.pay_url)]);
+    }
+    rows.push(vec![InlineKeyboardButton::callback(
+        check,
+        format!("{}{}", cb::CHECK_PREFIX, o.id),
+    )]);
+    (
+        text,
+        InlineKeyboardMarkup {
+            inline_keyboard: rows,
+        },
+    )
+}
+
+pub fn payments_unavailable(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "⏳ Payments are temporarily unavailable. Please try again in a few minutes.",
+        Lang::Ru => "⏳ Платежи временно недоступны. Пожалуйста, попробуйте через несколько минут.",
+    }
+}
+
+/// A status in the user's words.
+pub fn status_word(lang: Lang, status: &str) -> &'static str {
+    match (lang, status) {
+        (Lang::En, "paid" | "paid_over") => "✅ paid",
+        (Lang::En, "new" | "pending") => "⏳ waiting for payment",
+        (Lang::En, "wrong_amount") => "⚠️ underpaid",
+        (Lang::En, "cancel") => "✖️ expired",
+        (Lang::En, "fail" | "system_fail" | "failed") => "✖️ failed",
+        (Lang::En, _) => "❔ under review",
+        (Lang::Ru, "paid" | "paid_over") => "✅ оплачен",
+        (Lang::Ru, "new" | "pending") => "⏳ ожидает оплаты",
+        (Lang::Ru, "wrong_amount") => "⚠️ недоплата",
+        (Lang::Ru, "cancel") => "✖️ истёк",
+        (Lang::Ru, "fail" | "system_fail" | "failed") => "✖️ не удался",
+        (Lang::Ru, _) => "❔ на проверке",
+    }
+}
+
+pub fn order_status(lang: Lang, o: &OrderView) -> String {
+    match lang {
+        Lang::En => format!(
+            "Order <code>{}</code> ({} ⭐, {} {}): {}",
+            short_id(o.id),
+            o.stars,
+            o.amount,
+            o.currency,
+            status_word(lang, o.status)
+        ),
+        Lang::Ru => format!(
+            "Заказ <code>{}</code> ({} ⭐, {} {}): {}",
+            short_id(o.id),
+            o.stars,
+            o.amount,
+            o.currency,
+            status_word(lang, o.status)
+        ),
+    }
+}
+
+pub fn balance(lang: Lang, stars: i64) -> String {
+    match lang {
+        Lang::En => format!("💰 Your balance: <b>{stars} ⭐</b>"),
+        Lang::Ru => format!("💰 Ваш баланс: <b>{stars} ⭐</b>"),
+    }
+}
+
+pub fn history(lang: Lang, orders: &[OrderView]) -> String {
+    if orders.is_empty() {
+        return match lang {
+            Lang::En => "📜 You have no orders yet. Press /start to buy stars.".into(),
+            Lang::Ru => "📜 У вас пока нет заказов. Нажмите /start, чтобы купить звёзды.".into(),
+        };
+    }
+    let head = match lang {
+        Lang::En => "📜 <b>Your recent orders</b>",
+        Lang::Ru => "📜 <b>Ваши последние заказы</b>",
+    };
+    let lines: Vec<String> = orders
+        .iter()
+        .map(|o| format!("• {}", order_status(lang, o)))
+        .collect();
+    format!("{head}\n\n{}", lines.join("\n"))
+}
+
+pub fn cancelled(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Cancelled. Here is the menu again.",
+        Lang::Ru => "Отменено. Вот снова меню.",
+    }
+}
+
+pub fn rate_limited(lang: Lang, seconds: u64) -> String {
+    match lang {
+        Lang::En => format!(
+            "🐢 You are sending messages too fast. Please wait {seconds} s; messages until then are ignored."
+        ),
+        Lang::Ru => format!(
+            "🐢 Вы отправляете сообщения слишком часто. Подождите {seconds} с; до этого сообщения игнорируются."
+        ),
+    }
+}
+
+pub fn order_unknown(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "I can't find that order.",
+        Lang::Ru => "Не удалось найти этот заказ.",
+    }
+}
+
 /// Escapes user-supplied text for `parse_mode=HTML`.
 pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

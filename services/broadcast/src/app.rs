@@ -24,7 +24,11 @@ impl App {
         runtime::db::migrate(&db, Duration::from_secs(30)).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(App { listener, db, cache })
+        Ok(App {
+            listener,
+            db,
+            cache,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -33,9 +37,14 @@ impl App {
 
     pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let (health, health_svc) = tonic_health::server::health_reporter();
-        health.set_serving::<BroadcastServer<BroadcastService>>().await;
-        let routes = tonic::service::Routes::new(health_svc)
-            .add_service(BroadcastServer::new(BroadcastService { db: self.db.clone() }));
+        health
+            .set_serving::<BroadcastServer<BroadcastService>>()
+            .await;
+        let routes = tonic::service::Routes::new(health_svc).add_service(BroadcastServer::new(
+            BroadcastService {
+                db: self.db.clone(),
+            },
+        ));
         let (db, cache) = (self.db.clone(), self.cache.clone());
         let http = axum::Router::new().route(
             "/health",
@@ -43,7 +52,12 @@ impl App {
                 let (db, cache) = (db.clone(), cache.clone());
                 async move {
                     let mut c = BTreeMap::new();
-                    c.insert("db".to_string(), Component::from_result(runtime::db::ping(&db, Duration::from_secs(2)).await));
+                    c.insert(
+                        "db".to_string(),
+                        Component::from_result(
+                            runtime::db::ping(&db, Duration::from_secs(2)).await,
+                        ),
+                    );
                     c.insert("redis".to_string(), cache.health().await.into());
                     Report::new("broadcast", c)
                 }

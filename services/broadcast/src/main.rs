@@ -6,8 +6,11 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("broadcast: configuration error: {e}");
         std::process::exit(2);
     });
-    let telemetry =
-        runtime::telemetry::init("broadcast", &config.common.log_filter, config.common.otlp_endpoint.as_deref())?;
+    let telemetry = runtime::telemetry::init(
+        "broadcast",
+        &config.common.log_filter,
+        config.common.otlp_endpoint.as_deref(),
+    )?;
     let app = broadcast::App::build(config).await?;
     app.run(runtime::shutdown::on_signal()).await?;
     telemetry.shutdown();

@@ -32,8 +32,10 @@ impl App {
         runtime::db::migrate(&db, Duration::from_secs(30)).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let bot_channel = runtime::grpc::channel(&config.bot_url, config.handover_timeout)?;
-        let payments_channel = runtime::grpc::channel(&config.payments_url, config.handover_timeout)?;
-        let broadcast_channel = runtime::grpc::channel(&config.broadcast_url, config.handover_timeout)?;
+        let payments_channel =
+            runtime::grpc::channel(&config.payments_url, config.handover_timeout)?;
+        let broadcast_channel =
+            runtime::grpc::channel(&config.broadcast_url, config.handover_timeout)?;
         let listener = TcpListener::bind(config.listen).await?;
         let state = AppState {
             cfg: Arc::new(config),

@@ -28,5 +28,7 @@ pub async fn heleket_callback(
         })
         .await
         .map_err(|st| ServiceError::from_status(&st))?;
-    Ok(Json(serde_json::json!({ "state": 0, "outcome": reply.into_inner().outcome })))
+    Ok(Json(
+        serde_json::json!({ "state": 0, "outcome": reply.into_inner().outcome }),
+    ))
 }

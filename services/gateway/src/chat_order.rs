@@ -83,7 +83,10 @@ mod tests {
         }
         let log = log.lock().unwrap();
         for pair in log.chunks(2) {
-            assert_eq!(pair[0].1, pair[1].1, "two updates of one chat overlapped: {log:?}");
+            assert_eq!(
+                pair[0].1, pair[1].1,
+                "two updates of one chat overlapped: {log:?}"
+            );
         }
         assert!(locks.is_empty());
     }

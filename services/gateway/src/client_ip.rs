@@ -36,10 +36,19 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
         let from_nginx: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let from_internet: SocketAddr = "203.0.113.9:5000".parse().unwrap();
-        assert_eq!(client_ip(from_nginx, &headers("31.133.220.8"), &trusted).to_string(), "31.133.220.8");
+        assert_eq!(
+            client_ip(from_nginx, &headers("31.133.220.8"), &trusted).to_string(),
+            "31.133.220.8"
+        );
         // A direct caller claiming to be Heleket is judged by its own address.
-        assert_eq!(client_ip(from_internet, &headers("31.133.220.8"), &trusted).to_string(), "203.0.113.9");
+        assert_eq!(
+            client_ip(from_internet, &headers("31.133.220.8"), &trusted).to_string(),
+            "203.0.113.9"
+        );
         // X-Forwarded-For is never read.
-        assert_eq!(client_ip(from_nginx, &HeaderMap::new(), &trusted).to_string(), "127.0.0.1");
+        assert_eq!(
+            client_ip(from_nginx, &HeaderMap::new(), &trusted).to_string(),
+            "127.0.0.1"
+        );
     }
 }

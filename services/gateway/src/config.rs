@@ -1,6 +1,6 @@
 use ipnet::IpNet;
 use md5::{Digest, Md5};
-use runtime::config::{CommonConfig, ConfigError, Env, listen_addr};
+use runtime::config::{CommonConfig, ConfigError, Env, listen_addr, public_url};
 use runtime::db::DbConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,7 +35,10 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let telegram = telegram::TelegramConfig::from_env(env)?;
         let webhook_path = env.string_or("WEBHOOK_PATH", "/webhook");
-        if !webhook_path.starts_with('/') || webhook_path.starts_with("/health") || webhook_path == "/heleket/webhook" {
+        if !webhook_path.starts_with('/')
+            || webhook_path.starts_with("/health")
+            || webhook_path == "/heleket/webhook"
+        {
             return Err(ConfigError::malformed(
                 "WEBHOOK_PATH",
                 &webhook_path,
@@ -55,11 +58,18 @@ impl Config {
         };
         let webhook_url = match env.optional("WEBHOOK_HOST") {
             None => None,
-            Some(host) => Some(webhook_url(&host, env.parse_or::<u16>("WEBHOOK_PORT", 0)?, &webhook_path)?),
+            Some(host) => Some(public_url(
+                &host,
+                env.parse_or::<u16>("WEBHOOK_PORT", 0)?,
+                &webhook_path,
+            )?),
         };
         let trusted_proxies = env.list_or::<IpNet>(
             "TRUSTED_PROXIES",
-            vec!["127.0.0.1/32".parse().expect("valid"), "::1/128".parse().expect("valid")],
+            vec![
+                "127.0.0.1/32".parse().expect("valid"),
+                "::1/128".parse().expect("valid"),
+            ],
         )?;
         Ok(Config {
             common: CommonConfig::from_env(env)?,
@@ -82,14 +92,20 @@ impl Config {
 fn grpc_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
     let v = env.string_or(name, default);
     if !(v.starts_with("http://") || v.starts_with("https://")) {
-        return Err(ConfigError::malformed(name, &v, "expected http://host:port"));
+        return Err(ConfigError::malformed(
+            name,
+            &v,
+            "expected http://host:port",
+        ));
     }
     Ok(v)
 }
 
 /// Telegram's rule for `secret_token`.
 fn valid_secret(s: &str) -> bool {
-    (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=256).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// With no `TELEGRAM_WEBHOOK_SECRET` (the seed's `.env` has none) the secret
@@ -102,37 +118,9 @@ fn derived_secret(token: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// `WEBHOOK_HOST` may be `bot.example.com`, `https://bot.example.com` or carry a port.
-fn webhook_url(host: &str, port: u16, path: &str) -> Result<String, ConfigError> {
-    let host = host.trim_end_matches('/');
-    let with_scheme = if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_string()
-    } else {
-        format!("https://{host}")
-    };
-    let authority = with_scheme.split_once("://").map(|(_, a)| a).unwrap_or("");
-    if authority.is_empty() || authority.contains('/') {
-        return Err(ConfigError::malformed("WEBHOOK_HOST", host, "expected a host name, optionally with scheme and port"));
-    }
-    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-    Ok(if has_port || port == 0 {
-        format!("{with_scheme}{path}")
-    } else {
-        format!("{with_scheme}:{port}{path}")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn webhook_url_is_built_from_the_seeds_parts() {
-        assert_eq!(webhook_url("bot.example.com", 8443, "/webhook").unwrap(), "https://bot.example.com:8443/webhook");
-        assert_eq!(webhook_url("https://bot.example.com/", 0, "/wh").unwrap(), "https://bot.example.com/wh");
-        assert_eq!(webhook_url("https://127.0.0.1:9443", 8443, "/webhook").unwrap(), "https://127.0.0.1:9443/webhook");
-        assert!(webhook_url("https://", 0, "/webhook").is_err());
-    }
 
     #[test]
     fn derived_secret_is_stable_and_valid_for_telegram() {
@@ -149,6 +137,9 @@ mod tests {
             ("TELEGRAM_WEBHOOK_SECRET", "has spaces!"),
         ]);
         let err = Config::from_env(&env).unwrap_err().to_string();
-        assert!(err.contains("TELEGRAM_WEBHOOK_SECRET") && !err.contains("has spaces"), "{err}");
+        assert!(
+            err.contains("TELEGRAM_WEBHOOK_SECRET") && !err.contains("has spaces"),
+            "{err}"
+        );
     }
 }

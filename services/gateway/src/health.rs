@@ -51,7 +51,11 @@ fn single(name: &str, c: Component) -> Response {
     } else {
         StatusCode::OK
     };
-    (code, Json(serde_json::json!({ "component": name, "status": c.status, "detail": c }))).into_response()
+    (
+        code,
+        Json(serde_json::json!({ "component": name, "status": c.status, "detail": c })),
+    )
+        .into_response()
 }
 
 async fn db(s: &AppState) -> Component {
@@ -65,7 +69,12 @@ async fn redis(s: &AppState) -> Component {
 /// Heleket as the payments service sees it: reachability and breaker state.
 async fn payment(s: &AppState) -> Component {
     let mut client = s.payments.clone();
-    match tokio::time::timeout(CHECK_TIMEOUT * 3, client.get_health(PaymentHealthRequest {})).await {
+    match tokio::time::timeout(
+        CHECK_TIMEOUT * 3,
+        client.get_health(PaymentHealthRequest {}),
+    )
+    .await
+    {
         Ok(Ok(r)) => {
             let r = r.into_inner();
             let details = serde_json::json!({
@@ -76,14 +85,21 @@ async fn payment(s: &AppState) -> Component {
             let mut c = if r.heleket_reachable && r.breaker_state != "open" {
                 Component::up(None)
             } else {
-                Component::down(format!("heleket unreachable or breaker {}: {}", r.breaker_state, r.detail))
+                Component::down(format!(
+                    "heleket unreachable or breaker {}: {}",
+                    r.breaker_state, r.detail
+                ))
             };
             if c.status == Status::Up && r.breaker_state == "half_open" {
                 c.status = Status::Degraded;
             }
             c.with_details(details)
         }
-        Ok(Err(st)) => Component::down(format!("payments service: {:?} {}", st.code(), st.message())),
+        Ok(Err(st)) => Component::down(format!(
+            "payments service: {:?} {}",
+            st.code(),
+            st.message()
+        )),
         Err(_) => Component::down("payments service did not answer in time"),
     }
 }

@@ -6,8 +6,11 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("gateway: configuration error: {e}");
         std::process::exit(2);
     });
-    let telemetry =
-        runtime::telemetry::init("gateway", &config.common.log_filter, config.common.otlp_endpoint.as_deref())?;
+    let telemetry = runtime::telemetry::init(
+        "gateway",
+        &config.common.log_filter,
+        config.common.otlp_endpoint.as_deref(),
+    )?;
     let app = gateway::App::build(config).await?;
     app.run(runtime::shutdown::on_signal()).await?;
     telemetry.shutdown();

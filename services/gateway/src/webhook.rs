@@ -59,7 +59,9 @@ pub async fn telegram_update(
             // lost, so ask Telegram to try again later rather than answer 200.
             Some(ClaimState::Processing) => {
                 metrics::counter!("gateway_updates_total", "outcome" => "in_progress").increment(1);
-                Err(ServiceError::Unavailable(format!("update {update_id} is being handled")))
+                Err(ServiceError::Unavailable(format!(
+                    "update {update_id} is being handled"
+                )))
             }
         };
     }

@@ -1,4 +1,5 @@
-use runtime::config::{CommonConfig, ConfigError, Env, listen_addr};
+use crate::pricing::Pricing;
+use runtime::config::{CommonConfig, ConfigError, Env, listen_addr, public_url};
 use runtime::db::DbConfig;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -26,11 +27,19 @@ impl HeleketConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let api_base = env.string_or("HELEKET_API_BASE", "https://api.heleket.com");
         if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
-            return Err(ConfigError::malformed("HELEKET_API_BASE", &api_base, "expected an http(s) URL"));
+            return Err(ConfigError::malformed(
+                "HELEKET_API_BASE",
+                &api_base,
+                "expected an http(s) URL",
+            ));
         }
         let breaker_threshold: u32 = env.parse_or("CIRCUIT_BREAKER_FAILURE_THRESHOLD", 5)?;
         if breaker_threshold == 0 {
-            return Err(ConfigError::malformed("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0", "must be at least 1"));
+            return Err(ConfigError::malformed(
+                "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+                "0",
+                "must be at least 1",
+            ));
         }
         Ok(HeleketConfig {
             merchant: env.required("MERCHANT_UUID")?,
@@ -38,8 +47,12 @@ impl HeleketConfig {
             api_base: api_base.trim_end_matches('/').to_string(),
             timeout: env.seconds_or("PAYMENT_TIMEOUT", Duration::from_secs(30))?,
             breaker_threshold,
-            breaker_recovery: env.seconds_or("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", Duration::from_secs(60))?,
-            allowed_ips: env.list_or("HELEKET_ALLOWED_IPS", vec!["31.133.220.8".parse().expect("valid ip")])?,
+            breaker_recovery: env
+                .seconds_or("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", Duration::from_secs(60))?,
+            allowed_ips: env.list_or(
+                "HELEKET_ALLOWED_IPS",
+                vec!["31.133.220.8".parse().expect("valid ip")],
+            )?,
         })
     }
 }
@@ -53,6 +66,23 @@ pub struct Config {
     pub redis: cache::RedisConfig,
     pub telegram: telegram::TelegramConfig,
     pub heleket: HeleketConfig,
+    pub pricing: Pricing,
+    /// Where Heleket sends callbacks: `HELEKET_CALLBACK_URL`, else
+    /// `WEBHOOK_HOST`[:`WEBHOOK_PORT`]`/heleket/webhook`; None sends no
+    /// `url_callback` (the reconciler still finds the payment).
+    pub callback_url: Option<String>,
+    /// `INVOICE_LIFETIME` (seconds, Heleket allows 300-43200).
+    pub invoice_lifetime: Duration,
+    /// `RECONCILE_INTERVAL`: how often open orders are checked with Heleket.
+    pub reconcile_interval: Duration,
+    /// `RECONCILE_MIN_AGE`: give callbacks this long before polling an order.
+    pub reconcile_min_age: Duration,
+    /// `CALLBACK_LEASE`: how long a claimed callback is reserved for its
+    /// processor before a redelivery may take it (the processor died).
+    pub callback_lease: Duration,
+    /// `STATUS_CHECK_COOLDOWN`: at most one Heleket query per order this often
+    /// from the "check status" button.
+    pub status_check_cooldown: Duration,
 }
 
 impl Config {
@@ -64,6 +94,35 @@ impl Config {
             redis: cache::RedisConfig::from_env(env)?,
             telegram: telegram::TelegramConfig::from_env(env)?,
             heleket: HeleketConfig::from_env(env)?,
+            pricing: Pricing::from_env(env)?,
+            callback_url: match (
+                env.optional("HELEKET_CALLBACK_URL"),
+                env.optional("WEBHOOK_HOST"),
+            ) {
+                (Some(url), _) => Some(url),
+                (None, Some(host)) => Some(public_url(
+                    &host,
+                    env.parse_or("WEBHOOK_PORT", 0)?,
+                    "/heleket/webhook",
+                )?),
+                (None, None) => None,
+            },
+            invoice_lifetime: {
+                let d = env.seconds_or("INVOICE_LIFETIME", Duration::from_secs(3600))?;
+                if !(300..=43200).contains(&d.as_secs()) {
+                    return Err(ConfigError::malformed(
+                        "INVOICE_LIFETIME",
+                        &d.as_secs().to_string(),
+                        "Heleket allows 300-43200 seconds",
+                    ));
+                }
+                d
+            },
+            reconcile_interval: env.seconds_or("RECONCILE_INTERVAL", Duration::from_secs(60))?,
+            reconcile_min_age: env.seconds_or("RECONCILE_MIN_AGE", Duration::from_secs(120))?,
+            callback_lease: env.seconds_or("CALLBACK_LEASE", Duration::from_secs(30))?,
+            status_check_cooldown: env
+                .seconds_or("STATUS_CHECK_COOLDOWN", Duration::from_secs(10))?,
         })
     }
 }

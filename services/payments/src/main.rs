@@ -6,8 +6,11 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("payments: configuration error: {e}");
         std::process::exit(2);
     });
-    let telemetry =
-        runtime::telemetry::init("payments", &config.common.log_filter, config.common.otlp_endpoint.as_deref())?;
+    let telemetry = runtime::telemetry::init(
+        "payments",
+        &config.common.log_filter,
+        config.common.otlp_endpoint.as_deref(),
+    )?;
     let app = payments::App::build(config).await?;
     app.run(runtime::shutdown::on_signal()).await?;
     telemetry.shutdown();

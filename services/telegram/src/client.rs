@@ -26,7 +26,11 @@ impl TelegramConfig {
         }
         let api_base = env.string_or("TELEGRAM_API_BASE", "https://api.telegram.org");
         if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
-            return Err(ConfigError::malformed("TELEGRAM_API_BASE", &api_base, "expected an http(s) URL"));
+            return Err(ConfigError::malformed(
+                "TELEGRAM_API_BASE",
+                &api_base,
+                "expected an http(s) URL",
+            ));
         }
         Ok(TelegramConfig {
             token,
@@ -41,7 +45,9 @@ fn valid_token(t: &str) -> bool {
             !id.is_empty()
                 && id.bytes().all(|b| b.is_ascii_digit())
                 && !secret.is_empty()
-                && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }
         None => false,
     }
@@ -112,7 +118,11 @@ impl Bot {
     }
 
     /// Calls a method with JSON parameters, carrying the current trace context.
-    pub async fn call<T: DeserializeOwned>(&self, method: &str, params: &Value) -> Result<T, TgError> {
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &Value,
+    ) -> Result<T, TgError> {
         let url = format!("{}/{}", self.method_base, method);
         let resp = runtime::http::traced(self.http.post(url).json(params))
             .send()
@@ -141,7 +151,8 @@ impl Bot {
                     reply.description.as_deref().unwrap_or("no description"),
                     reply.parameters.and_then(|p| p.retry_after),
                 );
-                metrics::counter!("telegram_api_errors_total", "method" => method.to_string()).increment(1);
+                metrics::counter!("telegram_api_errors_total", "method" => method.to_string())
+                    .increment(1);
                 Err(err)
             }
         }
@@ -151,11 +162,37 @@ impl Bot {
         self.call("getMe", &json!({})).await
     }
 
-    pub async fn send_message(&self, chat_id: i64, text: &str, opts: &SendOptions) -> Result<Message, TgError> {
+    pub async fn send_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        opts: &SendOptions,
+    ) -> Result<Message, TgError> {
         let mut params = serde_json::to_value(opts).expect("options serialize");
         params["chat_id"] = json!(chat_id);
         params["text"] = json!(text);
         self.call("sendMessage", &params).await
+    }
+
+    /// Sends, waiting out flood limits (429 `retry_after`) as long as the
+    /// total wait stays within `patience`. Per-chat limits (about 1 msg/s with
+    /// short bursts) are hit by ordinary dialogs, so replies must absorb them.
+    pub async fn send_message_patiently(
+        &self,
+        chat_id: i64,
+        text: &str,
+        opts: &SendOptions,
+        patience: Duration,
+    ) -> Result<Message, TgError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.send_message(chat_id, text, opts).await {
+                Err(TgError::RetryAfter(d)) if tokio::time::Instant::now() + d <= deadline => {
+                    tokio::time::sleep(d).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     pub async fn edit_message_text(
@@ -180,10 +217,17 @@ impl Bot {
         if let Some(t) = text {
             params["text"] = json!(t);
         }
-        self.call::<bool>("answerCallbackQuery", &params).await.map(|_| ())
+        self.call::<bool>("answerCallbackQuery", &params)
+            .await
+            .map(|_| ())
     }
 
-    pub async fn set_webhook(&self, url: &str, secret_token: &str, allowed_updates: &[&str]) -> Result<(), TgError> {
+    pub async fn set_webhook(
+        &self,
+        url: &str,
+        secret_token: &str,
+        allowed_updates: &[&str],
+    ) -> Result<(), TgError> {
         let params = json!({
             "url": url,
             "secret_token": secret_token,
@@ -215,8 +259,13 @@ mod tests {
     fn missing_token_is_named_and_malformed_token_is_not_echoed() {
         let err = TelegramConfig::from_env(&Env::from_pairs([("X", "1")])).unwrap_err();
         assert!(err.to_string().contains("TELEGRAM_TOKEN"));
-        let err = TelegramConfig::from_env(&Env::from_pairs([("TELEGRAM_TOKEN", "secret-but-wrong")])).unwrap_err();
+        let err =
+            TelegramConfig::from_env(&Env::from_pairs([("TELEGRAM_TOKEN", "secret-but-wrong")]))
+                .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("TELEGRAM_TOKEN") && !msg.contains("secret-but-wrong"), "{msg}");
+        assert!(
+            msg.contains("TELEGRAM_TOKEN") && !msg.contains("secret-but-wrong"),
+            "{msg}"
+        );
     }
 }

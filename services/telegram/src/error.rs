@@ -63,7 +63,11 @@ mod tests {
             TgError::Unreachable(_)
         ));
         assert_eq!(
-            TgError::from_reply(400, "Bad Request: message is not modified: specified new message content", None),
+            TgError::from_reply(
+                400,
+                "Bad Request: message is not modified: specified new message content",
+                None
+            ),
             TgError::NotModified
         );
         assert!(TgError::from_reply(502, "Bad Gateway", None).is_transient());

@@ -7,7 +7,8 @@ use serde_yaml::Value;
 use std::collections::BTreeSet;
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(testkit::repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(testkit::repo_root().join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn env_example() -> Vec<(String, String)> {
@@ -29,7 +30,10 @@ fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
 /// Names set in a service's `environment:` (map or list form).
 fn environment(svc: &Value) -> BTreeSet<String> {
     match &svc["environment"] {
-        Value::Mapping(m) => m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect(),
+        Value::Mapping(m) => m
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect(),
         Value::Sequence(s) => s
             .iter()
             .filter_map(|v| v.as_str())
@@ -65,9 +69,15 @@ fn compose_declares_every_service_and_public_port() {
         service(&compose, name);
     }
     let nginx_ports = serde_yaml::to_string(&service(&compose, "nginx")["ports"]).unwrap();
-    assert!(nginx_ports.contains("8080") && nginx_ports.contains("8443"), "{nginx_ports}");
+    assert!(
+        nginx_ports.contains("8080") && nginx_ports.contains("8443"),
+        "{nginx_ports}"
+    );
     let gateway = serde_yaml::to_string(service(&compose, "gateway")).unwrap();
-    assert!(gateway.contains("8081"), "gateway listens on 8081: {gateway}");
+    assert!(
+        gateway.contains("8081"),
+        "gateway listens on 8081: {gateway}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
-use testkit::nginx::Nginx;
+use testkit::nginx::{Nginx, NginxOptions};
 use testkit::postgres::TestDb;
 use testkit::redis::RedisTrio;
 use tokio::task::JoinHandle;
@@ -20,22 +20,22 @@ pub const TOKEN: &str = "123456:TEST-sandbox-token";
 pub const SECRET: &str = "e2e-webhook-secret_0123456789";
 pub const MERCHANT: &str = "8b03432e-385b-4670-8d06-064591096795";
 pub const API_KEY: &str = "e2e-payment-key";
+pub const ADMIN: i64 = 900_001;
 
 /// A service running as a task, stoppable like a process.
 pub struct Running {
-    pub port: u16,
     token: CancellationToken,
     join: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
-    fn spawn<F>(port: u16, run: impl FnOnce(CancellationToken) -> F) -> Running
+    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Running
     where
         F: Future<Output = std::io::Result<()>> + Send + 'static,
     {
         let token = CancellationToken::new();
         let join = tokio::spawn(run(token.clone()));
-        Running { port, token, join }
+        Running { token, join }
     }
 
     /// Graceful stop (what SIGTERM does), waiting for in-flight work.
@@ -50,7 +50,8 @@ pub struct Fleet {
     pub tg: FakeTelegram,
     pub heleket: FakeHeleket,
     pub redis: RedisTrio,
-    pub db: TestDb,
+    /// Kept so the database outlives the fleet.
+    _db: TestDb,
     pub pool: PgPool,
     pub nginx: Nginx,
     pub http: reqwest::Client,
@@ -72,7 +73,9 @@ impl Fleet {
         runtime::telemetry::init("e2e", "info,sqlx=warn,fred=warn", None).expect("telemetry");
         runtime::http::install_crypto();
 
-        let tg = FakeTelegram::start(TelegramOptions::default()).await.expect("fake telegram");
+        let tg = FakeTelegram::start(TelegramOptions::default())
+            .await
+            .expect("fake telegram");
         let heleket = FakeHeleket::start(HeleketOptions {
             merchant: MERCHANT.into(),
             api_key: API_KEY.into(),
@@ -81,7 +84,9 @@ impl Fleet {
         .await
         .expect("fake heleket");
         let redis = RedisTrio::start().await.expect("redis trio");
-        let db = testkit::postgres::fresh_database().await.expect("fresh database");
+        let db = testkit::postgres::fresh_database()
+            .await
+            .expect("fresh database");
 
         let mut env = Env::from_pairs([
             ("ENVIRONMENT", "development".to_string()),
@@ -92,13 +97,17 @@ impl Fleet {
             ("HELEKET_API_BASE", heleket.base_url()),
             ("MERCHANT_UUID", MERCHANT.to_string()),
             ("API_KEY", API_KEY.to_string()),
-            ("PAYMENT_TIMEOUT", "2".to_string()),
             ("DATABASE_URL", db.url.clone()),
             ("DATABASE_POOL_SIZE", "1".to_string()),
             ("DATABASE_MAX_OVERFLOW", "4".to_string()),
             ("REDIS_SOCKET_TIMEOUT", "1".to_string()),
             ("HELEKET_ALLOWED_IPS", "127.0.0.1".to_string()),
-            ("ADMIN_IDS", "900001".to_string()),
+            ("ADMIN_IDS", ADMIN.to_string()),
+            ("PAYMENT_TIMEOUT", "2".to_string()),
+            ("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "3".to_string()),
+            ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "1".to_string()),
+            // The reconciler is switched on only by the tests about it.
+            ("RECONCILE_INTERVAL", "3600".to_string()),
             ("BOT_LISTEN", "127.0.0.1:0".to_string()),
             ("PAYMENTS_LISTEN", "127.0.0.1:0".to_string()),
             ("BROADCAST_LISTEN", "127.0.0.1:0".to_string()),
@@ -110,9 +119,14 @@ impl Fleet {
 
         let pool = PgPool::connect(&db.url).await.expect("connect test db");
         let gateway_port = testkit::ports::free_port();
-        let nginx = Nginx::start(SocketAddr::from(([127, 0, 0, 1], gateway_port)), "/webhook")
-            .await
-            .expect("nginx");
+        // The test client plays the internet: nginx must not trust its
+        // X-Forwarded-For, even though it connects from loopback.
+        let nginx = Nginx::start_with(
+            SocketAddr::from(([127, 0, 0, 1], gateway_port)),
+            NginxOptions::new("/webhook").trusting_nobody(),
+        )
+        .await
+        .expect("nginx");
         env.set("GATEWAY_LISTEN", format!("127.0.0.1:{gateway_port}"));
         env.set("WEBHOOK_HOST", nginx.https_url());
 
@@ -121,7 +135,7 @@ impl Fleet {
             tg,
             heleket,
             redis,
-            db,
+            _db: db,
             pool,
             nginx,
             http: reqwest::Client::builder()
@@ -134,9 +148,10 @@ impl Fleet {
             broadcast: None,
             gateway: None,
         };
-        fleet.start_bot().await;
+        // Payments first: the bot needs its address.
         fleet.start_payments().await;
         fleet.start_broadcast().await;
+        fleet.start_bot().await;
         fleet.start_gateway().await;
         fleet.wait_for_webhook().await;
         fleet
@@ -149,8 +164,9 @@ impl Fleet {
             .expect("bot starts");
         let port = app.port();
         self.env.set("BOT_LISTEN", format!("127.0.0.1:{port}"));
-        self.env.set("BOT_GRPC_URL", format!("http://127.0.0.1:{port}"));
-        self.bot = Some(Running::spawn(port, |t| app.run(t)));
+        self.env
+            .set("BOT_GRPC_URL", format!("http://127.0.0.1:{port}"));
+        self.bot = Some(Running::spawn(|t| app.run(t)));
     }
 
     pub async fn stop_bot(&mut self) {
@@ -160,13 +176,15 @@ impl Fleet {
     }
 
     pub async fn start_payments(&mut self) {
-        let app = payments::App::build(payments::Config::from_env(&self.env).expect("payments config"))
-            .await
-            .expect("payments starts");
+        let app =
+            payments::App::build(payments::Config::from_env(&self.env).expect("payments config"))
+                .await
+                .expect("payments starts");
         let port = app.port();
         self.env.set("PAYMENTS_LISTEN", format!("127.0.0.1:{port}"));
-        self.env.set("PAYMENTS_GRPC_URL", format!("http://127.0.0.1:{port}"));
-        self.payments = Some(Running::spawn(port, |t| app.run(t)));
+        self.env
+            .set("PAYMENTS_GRPC_URL", format!("http://127.0.0.1:{port}"));
+        self.payments = Some(Running::spawn(|t| app.run(t)));
     }
 
     pub async fn stop_payments(&mut self) {
@@ -176,21 +194,25 @@ impl Fleet {
     }
 
     pub async fn start_broadcast(&mut self) {
-        let app = broadcast::App::build(broadcast::Config::from_env(&self.env).expect("broadcast config"))
-            .await
-            .expect("broadcast starts");
+        let app = broadcast::App::build(
+            broadcast::Config::from_env(&self.env).expect("broadcast config"),
+        )
+        .await
+        .expect("broadcast starts");
         let port = app.port();
-        self.env.set("BROADCAST_LISTEN", format!("127.0.0.1:{port}"));
-        self.env.set("BROADCAST_GRPC_URL", format!("http://127.0.0.1:{port}"));
-        self.broadcast = Some(Running::spawn(port, |t| app.run(t)));
+        self.env
+            .set("BROADCAST_LISTEN", format!("127.0.0.1:{port}"));
+        self.env
+            .set("BROADCAST_GRPC_URL", format!("http://127.0.0.1:{port}"));
+        self.broadcast = Some(Running::spawn(|t| app.run(t)));
     }
 
     pub async fn start_gateway(&mut self) {
-        let app = gateway::App::build(gateway::Config::from_env(&self.env).expect("gateway config"))
-            .await
-            .expect("gateway starts");
-        let port = app.port();
-        self.gateway = Some(Running::spawn(port, |t| app.run(t)));
+        let app =
+            gateway::App::build(gateway::Config::from_env(&self.env).expect("gateway config"))
+                .await
+                .expect("gateway starts");
+        self.gateway = Some(Running::spawn(|t| app.run(t)));
     }
 
     /// The gateway registers the webhook with (fake) Telegram at start-up.
@@ -210,7 +232,11 @@ impl Fleet {
     }
 
     /// POSTs a raw update body to the webhook through nginx.
-    pub async fn post_update(&self, body: impl Into<reqwest::Body>, secret: Option<&str>) -> reqwest::Response {
+    pub async fn post_update(
+        &self,
+        body: impl Into<reqwest::Body>,
+        secret: Option<&str>,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .post(self.url("/webhook"))
@@ -223,7 +249,12 @@ impl Fleet {
     }
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let r = self.http.get(self.url(path)).send().await.expect("GET through nginx");
+        let r = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET through nginx");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
@@ -234,7 +265,11 @@ impl Fleet {
     }
 
     /// Waits until `chat_id` has received at least `n` replies.
-    pub async fn wait_replies(&self, chat_id: i64, n: usize) -> Vec<sandbox::telegram::RecordedCall> {
+    pub async fn wait_replies(
+        &self,
+        chat_id: i64,
+        n: usize,
+    ) -> Vec<sandbox::telegram::RecordedCall> {
         for _ in 0..200 {
             let r = self.replies_to(chat_id);
             if r.len() >= n {
@@ -242,7 +277,10 @@ impl Fleet {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("chat {chat_id} got {} replies, wanted {n}", self.replies_to(chat_id).len());
+        panic!(
+            "chat {chat_id} got {} replies, wanted {n}",
+            self.replies_to(chat_id).len()
+        );
     }
 
     pub async fn user_exists(&self, id: i64) -> bool {
@@ -258,10 +296,129 @@ impl Fleet {
         if let Some(g) = self.gateway.take() {
             g.stop().await;
         }
-        for s in [self.bot.take(), self.payments.take(), self.broadcast.take()].into_iter().flatten() {
+        for s in [self.bot.take(), self.payments.take(), self.broadcast.take()]
+            .into_iter()
+            .flatten()
+        {
             s.stop().await;
         }
     }
+}
+
+impl Fleet {
+    /// The text of every message the chat received, in order.
+    pub fn texts_to(&self, chat_id: i64) -> Vec<String> {
+        self.replies_to(chat_id)
+            .iter()
+            .map(|c| c.params["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Waits for a message to the chat containing `needle`; returns it.
+    pub async fn wait_text(&self, chat_id: i64, needle: &str) -> sandbox::telegram::RecordedCall {
+        for _ in 0..300 {
+            if let Some(c) = self.replies_to(chat_id).into_iter().find(|c| {
+                c.params["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(needle))
+            }) {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "chat {chat_id} never got {needle:?}; it got {:#?}",
+            self.texts_to(chat_id)
+        );
+    }
+
+    /// The user sends a text and gets (at least) one more reply, which is returned.
+    pub async fn say(&self, u: &TgUser, text: &str) -> sandbox::telegram::RecordedCall {
+        let before = self.replies_to(u.id).len();
+        let d = self.tg.user_sends(u, text).await.expect("webhook set");
+        assert!(d.delivered, "{text:?} not delivered: {:?}", d.attempts);
+        self.wait_replies(u.id, before + 1).await[before].clone()
+    }
+
+    /// The user presses a button under `message` and gets one more reply.
+    pub async fn press(
+        &self,
+        u: &TgUser,
+        message: &sandbox::telegram::RecordedCall,
+        data: &str,
+    ) -> sandbox::telegram::RecordedCall {
+        let before = self.replies_to(u.id).len();
+        let id = message_id(message);
+        let d = self
+            .tg
+            .user_presses(u, id, data)
+            .await
+            .expect("webhook set");
+        assert!(
+            d.delivered,
+            "press {data:?} not delivered: {:?}",
+            d.attempts
+        );
+        self.wait_replies(u.id, before + 1).await[before].clone()
+    }
+
+    /// Walks the menu to an order of `stars` (a pack) and returns the order id.
+    pub async fn order_pack(&self, u: &TgUser, stars: i64) -> String {
+        let welcome = self.say(u, "/start").await;
+        let packs = self.press(u, &welcome, "menu:buy").await;
+        assert!(
+            button_data(&packs).contains(&format!("buy:{stars}")),
+            "{:?}",
+            button_data(&packs)
+        );
+        let order = self.press(u, &packs, &format!("buy:{stars}")).await;
+        order_id_of(&order)
+    }
+
+    pub async fn balance_of(&self, user_id: i64) -> i64 {
+        sqlx::query_scalar("SELECT COALESCE(SUM(delta), 0)::BIGINT FROM ledger WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn orders_of(&self, user_id: i64) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub fn callback_url(&self) -> String {
+        format!("{}/heleket/webhook", self.nginx.https_url())
+    }
+}
+
+pub fn message_id(c: &sandbox::telegram::RecordedCall) -> i64 {
+    c.response["result"]["message_id"]
+        .as_i64()
+        .expect("a sent message has an id")
+}
+
+/// The callback_data of every button of a sent message.
+pub fn button_data(c: &sandbox::telegram::RecordedCall) -> Vec<String> {
+    c.params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["callback_data"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The order id behind the "check status" button of an order message.
+pub fn order_id_of(c: &sandbox::telegram::RecordedCall) -> String {
+    button_data(c)
+        .iter()
+        .find_map(|d| d.strip_prefix("chk:").map(str::to_string))
+        .unwrap_or_else(|| panic!("not an order message: {}", c.params))
 }
 
 pub fn user(id: i64) -> TgUser {

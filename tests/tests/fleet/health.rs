@@ -9,7 +9,10 @@ async fn health_names_every_component_and_is_200_when_all_are_up() {
     let (status, body) = fleet.get("/health").await;
     assert_eq!(status, 200, "{body}");
     for c in ["db", "redis", "bot", "payments", "broadcast", "payment"] {
-        assert_eq!(body["components"][c]["status"], "up", "component {c}: {body}");
+        assert_eq!(
+            body["components"][c]["status"], "up",
+            "component {c}: {body}"
+        );
     }
     let (status, body) = fleet.get("/health/db").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("up")));
@@ -29,11 +32,20 @@ async fn redis_master_down_makes_health_503_and_it_recovers() {
     let (status, body) = fleet.get("/health").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["components"]["redis"]["status"], "down");
-    let why = body["components"]["redis"]["error"].as_str().unwrap_or_default().to_lowercase();
-    assert!(why.contains("master"), "the reason names the master: {body}");
+    let why = body["components"]["redis"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        why.contains("master"),
+        "the reason names the master: {body}"
+    );
     // Replicas are still reported up: reads keep working from them.
     let replicas = &body["components"]["redis"]["details"]["replicas"];
-    assert!(replicas.as_array().unwrap().iter().all(|r| r["up"] == true), "{replicas}");
+    assert!(
+        replicas.as_array().unwrap().iter().all(|r| r["up"] == true),
+        "{replicas}"
+    );
     let (status, _) = fleet.get("/health/redis").await;
     assert_eq!(status, 503);
 
@@ -69,8 +81,20 @@ async fn a_stopped_service_is_named_in_health() {
 #[tokio::test]
 async fn metrics_are_exposed_in_prometheus_format() {
     let fleet = Fleet::start().await;
-    fleet.tg.user_sends(&crate::harness::user(1102), "/start").await.unwrap();
-    let text = fleet.http.get(fleet.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    fleet
+        .tg
+        .user_sends(&crate::harness::user(1102), "/start")
+        .await
+        .unwrap();
+    let text = fleet
+        .http
+        .get(fleet.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("gateway_updates_total"), "{text}");
     assert!(text.contains("http_requests_total"));
     fleet.stop().await;

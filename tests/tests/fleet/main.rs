@@ -6,5 +6,6 @@ mod harness;
 mod compose;
 mod config;
 mod health;
+mod purchase;
 mod trace;
 mod updates;

@@ -20,7 +20,9 @@ async fn a_trace_started_at_the_edge_reaches_the_bots_telegram_call() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let replies = fleet.wait_replies(1201, 1).await;
-    let seen = replies[0].header("traceparent").expect("the bot's sendMessage carries traceparent");
+    let seen = replies[0]
+        .header("traceparent")
+        .expect("the bot's sendMessage carries traceparent");
     assert!(seen.starts_with(&format!("00-{trace_id}-")), "{seen}");
     // A new span, not the caller's.
     assert!(!seen.contains("00f067aa0ba902b7"), "{seen}");

@@ -6,14 +6,21 @@ use std::time::Duration;
 #[tokio::test]
 async fn start_with_the_right_secret_registers_the_user_and_replies_with_the_menu() {
     let fleet = Fleet::start().await;
-    let delivery = fleet.tg.user_sends(&user(1001), "/start").await.expect("deliver");
+    let delivery = fleet
+        .tg
+        .user_sends(&user(1001), "/start")
+        .await
+        .expect("deliver");
     assert!(delivery.delivered, "attempts: {:?}", delivery.attempts);
 
     let replies = fleet.wait_replies(1001, 1).await;
     let text = replies[0].params["text"].as_str().unwrap();
     assert!(text.contains("Hi, Ann"), "{text}");
     let buttons = replies[0].params["reply_markup"]["inline_keyboard"].to_string();
-    assert!(buttons.contains("Buy stars") && buttons.contains("Balance"), "{buttons}");
+    assert!(
+        buttons.contains("Buy stars") && buttons.contains("Balance"),
+        "{buttons}"
+    );
     assert!(fleet.user_exists(1001).await);
     fleet.stop().await;
 }
@@ -24,10 +31,20 @@ async fn russian_users_are_answered_in_russian() {
     let ru = sandbox::telegram::TgUser::new(1002, "Иван").with_language("ru");
     fleet.tg.user_sends(&ru, "/start").await.expect("deliver");
     let replies = fleet.wait_replies(1002, 1).await;
-    assert!(replies[0].params["text"].as_str().unwrap().contains("Привет, Иван"));
+    assert!(
+        replies[0].params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Привет, Иван")
+    );
     fleet.tg.user_sends(&ru, "/help").await.expect("deliver");
     let replies = fleet.wait_replies(1002, 2).await;
-    assert!(replies[1].params["text"].as_str().unwrap().contains("Как это работает"));
+    assert!(
+        replies[1].params["text"]
+            .as_str()
+            .unwrap()
+            .contains("Как это работает")
+    );
     fleet.stop().await;
 }
 
@@ -35,7 +52,9 @@ async fn russian_users_are_answered_in_russian() {
 async fn wrong_or_missing_secret_is_rejected_and_nothing_happens() {
     let fleet = Fleet::start().await;
     let body = message_update(500, 1003, "/start").to_string();
-    let wrong = fleet.post_update(body.clone(), Some("not-the-secret")).await;
+    let wrong = fleet
+        .post_update(body.clone(), Some("not-the-secret"))
+        .await;
     assert_eq!(wrong.status(), 401);
     let missing = fleet.post_update(body.clone(), None).await;
     assert_eq!(missing.status(), 401);
@@ -52,7 +71,10 @@ async fn wrong_or_missing_secret_is_rejected_and_nothing_happens() {
 #[tokio::test]
 async fn oversized_body_is_refused_with_413() {
     let fleet = Fleet::start().await;
-    let huge = format!(r#"{{"update_id":1,"pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let huge = format!(
+        r#"{{"update_id":1,"pad":"{}"}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
     let resp = fleet.post_update(huge, Some(SECRET)).await;
     assert_eq!(resp.status(), 413);
     fleet.stop().await;
@@ -67,7 +89,10 @@ async fn malformed_json_is_answered_200_and_dropped() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(fleet.tg.calls_to("sendMessage").is_empty());
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&fleet.pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&fleet.pool)
+        .await
+        .unwrap();
     assert_eq!(users, 0);
     fleet.stop().await;
 }
@@ -77,12 +102,17 @@ async fn the_same_update_sent_twenty_times_is_handled_once() {
     let fleet = Fleet::start().await;
     let body = message_update(7001, 1004, "/start").to_string();
     // Ten at once…
-    let concurrent = futures::future::join_all((0..10).map(|_| fleet.post_update(body.clone(), Some(SECRET)))).await;
+    let concurrent =
+        futures::future::join_all((0..10).map(|_| fleet.post_update(body.clone(), Some(SECRET))))
+            .await;
     let statuses: Vec<u16> = concurrent.iter().map(|r| r.status().as_u16()).collect();
     // One copy is handled; copies arriving while it runs are told to retry (503), never 200,
     // so a copy is not acknowledged before the update was really handled.
     assert!(statuses.contains(&200), "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
     // …then ten in sequence, as Telegram redelivering would.
     for _ in 0..10 {
         let r = fleet.post_update(body.clone(), Some(SECRET)).await;
@@ -106,7 +136,11 @@ async fn bot_down_makes_the_gateway_answer_5xx_and_the_redelivery_is_handled_onc
     // Telegram redelivers until it gets a 2xx.
     let mut status = 0;
     for _ in 0..50 {
-        status = fleet.post_update(body.clone(), Some(SECRET)).await.status().as_u16();
+        status = fleet
+            .post_update(body.clone(), Some(SECRET))
+            .await
+            .status()
+            .as_u16();
         if status == 200 {
             break;
         }
@@ -155,7 +189,10 @@ async fn updates_of_one_chat_are_handled_in_order() {
         fleet.tg.user_sends(&u, text).await.unwrap();
     }
     let replies = fleet.wait_replies(1007, 4).await;
-    let texts: Vec<&str> = replies.iter().map(|r| r.params["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = replies
+        .iter()
+        .map(|r| r.params["text"].as_str().unwrap())
+        .collect();
     assert!(texts[0].contains("Hi, Ann"));
     assert!(texts[1].contains("How it works"));
     assert!(texts[2].contains("didn't understand"));

@@ -1,11 +1,11 @@
 //! The circuit breaker around Heleket (failsafe), with its state mirrored in
-//! an atomic so /health/payment and metrics can report it.
+//! a watch channel so /health/payment, metrics and admin alerts see it.
 
 use failsafe::failure_policy::ConsecutiveFailures;
 use failsafe::{Config, Instrument, StateMachine, backoff};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
+use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -24,23 +24,37 @@ impl BreakerState {
     }
 }
 
-#[derive(Clone, Default)]
+/// Mirrors the breaker's state; subscribers (the admin alerts) see changes.
+#[derive(Clone)]
 pub struct StateProbe {
-    state: Arc<AtomicU8>,
+    state: Arc<watch::Sender<BreakerState>>,
+}
+
+impl Default for StateProbe {
+    fn default() -> Self {
+        StateProbe {
+            state: Arc::new(watch::channel(BreakerState::Closed).0),
+        }
+    }
 }
 
 impl StateProbe {
     pub fn get(&self) -> BreakerState {
-        match self.state.load(Ordering::Relaxed) {
-            1 => BreakerState::Open,
-            2 => BreakerState::HalfOpen,
-            _ => BreakerState::Closed,
-        }
+        *self.state.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<BreakerState> {
+        self.state.subscribe()
     }
 
     fn set(&self, s: BreakerState, value: u8) {
-        // failsafe reports "closed" after every success; log only real transitions.
-        if self.state.swap(value, Ordering::Relaxed) != value {
+        // failsafe reports "closed" after every success; act on real transitions only.
+        let changed = self.state.send_if_modified(|cur| {
+            let changed = *cur != s;
+            *cur = s;
+            changed
+        });
+        if changed {
             metrics::gauge!("heleket_circuit_breaker_state").set(value as f64);
             tracing::warn!(state = s.as_str(), "heleket circuit breaker changed state");
         }
@@ -68,7 +82,11 @@ pub type Breaker = StateMachine<ConsecutiveFailures<backoff::Constant>, StatePro
 /// call is let through as a trial, and its success closes the breaker.
 pub fn new(threshold: u32, recovery: Duration) -> (Breaker, StateProbe) {
     let probe = StateProbe::default();
-    let policy = failsafe::failure_policy::consecutive_failures(threshold, backoff::constant(recovery));
-    let breaker = Config::new().failure_policy(policy).instrument(probe.clone()).build();
+    let policy =
+        failsafe::failure_policy::consecutive_failures(threshold, backoff::constant(recovery));
+    let breaker = Config::new()
+        .failure_policy(policy)
+        .instrument(probe.clone())
+        .build();
     (breaker, probe)
 }

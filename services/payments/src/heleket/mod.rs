@@ -3,6 +3,7 @@
 //! failing callers get "unavailable" at once instead of waiting for timeouts.
 
 pub mod breaker;
+pub mod callback;
 pub mod sign;
 
 use crate::config::HeleketConfig;
@@ -12,9 +13,15 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum HeleketError {
-    /// Heleket is down, slow, or the breaker is open: try again later.
+    /// A transport error or a 5xx: worth a quick retry.
     #[error("heleket unavailable: {0}")]
     Unavailable(String),
+    /// No answer within `PAYMENT_TIMEOUT`: not retried inline, a user is waiting.
+    #[error("heleket did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The breaker is open: refused at once, without calling Heleket.
+    #[error("heleket circuit breaker is open")]
+    CircuitOpen,
     /// Heleket refused the request (4xx, 422, state != 0): retrying won't help.
     #[error("heleket rejected the request ({status}): {message}")]
     Rejected { status: u16, message: String },
@@ -24,7 +31,15 @@ impl HeleketError {
     /// Only failures of Heleket itself count toward opening the breaker; a
     /// request Heleket refuses means Heleket is up.
     fn counts_as_failure(&self) -> bool {
-        matches!(self, HeleketError::Unavailable(_))
+        matches!(
+            self,
+            HeleketError::Unavailable(_) | HeleketError::Timeout(_)
+        )
+    }
+
+    /// Whether the caller should say "try again later" (as opposed to "this request is wrong").
+    pub fn is_unavailable(&self) -> bool {
+        !matches!(self, HeleketError::Rejected { .. })
     }
 }
 
@@ -56,6 +71,10 @@ impl Heleket {
         self.probe.get()
     }
 
+    pub fn breaker_subscribe(&self) -> tokio::sync::watch::Receiver<BreakerState> {
+        self.probe.subscribe()
+    }
+
     /// POSTs `body` to `path` and returns the `result` of Heleket's envelope.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, HeleketError> {
         // Serialize once and sign these very bytes; re-serializing would change them.
@@ -74,27 +93,34 @@ impl Heleket {
         let call = async move {
             let resp = tokio::time::timeout(timeout, request.send())
                 .await
-                .map_err(|_| HeleketError::Unavailable(format!("no answer within {timeout:?}")))?
+                .map_err(|_| HeleketError::Timeout(timeout))?
                 .map_err(|e| HeleketError::Unavailable(e.without_url().to_string()))?;
             let status = resp.status().as_u16();
             let body = tokio::time::timeout(timeout, resp.bytes())
                 .await
-                .map_err(|_| HeleketError::Unavailable("reply body timed out".into()))?
+                .map_err(|_| HeleketError::Timeout(timeout))?
                 .map_err(|e| HeleketError::Unavailable(e.without_url().to_string()))?;
             envelope(status, &body)
         };
         let started = std::time::Instant::now();
-        let result = match self.breaker.call_with(HeleketError::counts_as_failure, call).await {
+        let result = match self
+            .breaker
+            .call_with(HeleketError::counts_as_failure, call)
+            .await
+        {
             Ok(v) => Ok(v),
-            Err(failsafe::Error::Rejected) => Err(HeleketError::Unavailable("circuit breaker is open".into())),
+            Err(failsafe::Error::Rejected) => Err(HeleketError::CircuitOpen),
             Err(failsafe::Error::Inner(e)) => Err(e),
         };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(HeleketError::Unavailable(_)) => "unavailable",
+            Err(HeleketError::Timeout(_)) => "timeout",
+            Err(HeleketError::CircuitOpen) => "circuit_open",
             Err(HeleketError::Rejected { .. }) => "rejected",
         };
-        metrics::counter!("heleket_calls_total", "path" => path.to_string(), "outcome" => outcome).increment(1);
+        metrics::counter!("heleket_calls_total", "path" => path.to_string(), "outcome" => outcome)
+            .increment(1);
         metrics::histogram!("heleket_call_duration_seconds", "path" => path.to_string())
             .record(started.elapsed().as_secs_f64());
         result
@@ -102,8 +128,93 @@ impl Heleket {
 
     /// A cheap signed call that proves Heleket answers and accepts our key.
     pub async fn probe(&self) -> Result<(), HeleketError> {
-        self.post("/v1/payment/services", &serde_json::json!({})).await.map(|_| ())
+        self.post("/v1/payment/services", &serde_json::json!({}))
+            .await
+            .map(|_| ())
     }
+
+    /// Creates the invoice of an order. The order id is Heleket's `order_id`,
+    /// so repeating the call returns the same invoice: safe to retry.
+    pub async fn create_invoice(&self, req: &Value) -> Result<Invoice, HeleketError> {
+        let v = retrying(|| self.post("/v1/payment", req)).await?;
+        parse_invoice(v)
+    }
+
+    pub async fn invoice_by_uuid(&self, uuid: &str) -> Result<Invoice, HeleketError> {
+        let body = serde_json::json!({ "uuid": uuid });
+        parse_invoice(retrying(|| self.post("/v1/payment/info", &body)).await?)
+    }
+
+    pub async fn invoice_by_order(&self, order_id: &str) -> Result<Invoice, HeleketError> {
+        let body = serde_json::json!({ "order_id": order_id });
+        parse_invoice(retrying(|| self.post("/v1/payment/info", &body)).await?)
+    }
+}
+
+/// Retries transport errors and 5xx with a short backoff; timeouts, an open
+/// breaker and refusals are returned at once.
+async fn retrying<F, Fut>(mut call: F) -> Result<Value, HeleketError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Value, HeleketError>>,
+{
+    const BACKOFF: [std::time::Duration; 2] = [
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_millis(800),
+    ];
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(HeleketError::Unavailable(reason)) if attempt < BACKOFF.len() => {
+                tracing::info!(%reason, attempt, "heleket call failed; retrying");
+                tokio::time::sleep(BACKOFF[attempt]).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The invoice fields we use (reference 1.5); amounts are not read here.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Invoice {
+    pub uuid: String,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    payment_status: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    expired_at: Option<Value>,
+}
+
+impl Invoice {
+    /// `status`, falling back to `payment_status`, as the SDKs read it.
+    pub fn status(&self) -> &str {
+        self.status
+            .as_deref()
+            .or(self.payment_status.as_deref())
+            .unwrap_or("check")
+    }
+
+    pub fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        let secs = match self.expired_at.as_ref()? {
+            Value::Number(n) => n.as_i64()?,
+            Value::String(s) => s.parse().ok()?,
+            _ => return None,
+        };
+        time::OffsetDateTime::from_unix_timestamp(secs).ok()
+    }
+}
+
+fn parse_invoice(v: Value) -> Result<Invoice, HeleketError> {
+    serde_json::from_value(v).map_err(|e| HeleketError::Rejected {
+        status: 200,
+        message: format!("unexpected invoice shape: {e}"),
+    })
 }
 
 /// Unwraps `{"state":0,"result":…}`; anything else is classified.
@@ -140,8 +251,14 @@ mod tests {
 
     #[test]
     fn envelope_classifies_heleket_replies() {
-        assert_eq!(envelope(200, br#"{"state":0,"result":{"uuid":"u"}}"#).unwrap()["uuid"], "u");
-        assert!(matches!(envelope(502, b"<html>"), Err(HeleketError::Unavailable(_))));
+        assert_eq!(
+            envelope(200, br#"{"state":0,"result":{"uuid":"u"}}"#).unwrap()["uuid"],
+            "u"
+        );
+        assert!(matches!(
+            envelope(502, b"<html>"),
+            Err(HeleketError::Unavailable(_))
+        ));
         assert_eq!(
             envelope(401, br#"{"state":1,"message":"Invalid Sign."}"#),
             Err(HeleketError::Rejected {
@@ -150,7 +267,10 @@ mod tests {
             })
         );
         assert!(matches!(
-            envelope(422, br#"{"state":1,"errors":{"amount":["validation.required"]}}"#),
+            envelope(
+                422,
+                br#"{"state":1,"errors":{"amount":["validation.required"]}}"#
+            ),
             Err(HeleketError::Rejected { status: 422, .. })
         ));
     }

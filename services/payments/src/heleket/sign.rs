@@ -16,7 +16,10 @@ pub fn sign(body: &[u8], api_key: &str) -> String {
 /// Constant-time comparison of a received sign with the expected one.
 pub fn sign_matches(body: &[u8], api_key: &str, given: &str) -> bool {
     let expected = sign(body, api_key);
-    expected.as_bytes().ct_eq(given.to_ascii_lowercase().as_bytes()).into()
+    expected
+        .as_bytes()
+        .ct_eq(given.to_ascii_lowercase().as_bytes())
+        .into()
 }
 
 #[cfg(test)]
@@ -25,9 +28,15 @@ mod tests {
 
     #[test]
     fn reference_vectors() {
-        assert_eq!(sign(b"", "test-api-key"), "6339da7207f32bfc28decb98edf89318");
         assert_eq!(
-            sign(br#"{"amount":"10.28","currency":"USD","order_id":"order-42"}"#, "test-api-key"),
+            sign(b"", "test-api-key"),
+            "6339da7207f32bfc28decb98edf89318"
+        );
+        assert_eq!(
+            sign(
+                br#"{"amount":"10.28","currency":"USD","order_id":"order-42"}"#,
+                "test-api-key"
+            ),
             "0358a89304e030cc3102463ce5b94306"
         );
     }

@@ -1,0 +1,102 @@
+//! What payments tells people: the buyer (in their language) when an order
+//! is paid, underpaid or closed, and the admins when a human is needed.
+
+use crate::orders::Order;
+use std::time::Duration;
+use telegram::{Bot, SendOptions};
+
+/// How long a notification may wait out Telegram's flood limits.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub struct Notifier {
+    tg: Bot,
+    admins: Vec<i64>,
+}
+
+impl Notifier {
+    pub fn new(tg: Bot, admins: Vec<i64>) -> Self {
+        Notifier { tg, admins }
+    }
+
+    pub async fn paid(&self, o: &Order, balance: i64) {
+        let text = match o.language.as_str() {
+            "ru" => format!(
+                "✅ Оплата подтверждена! Зачислено {} ⭐.\nВаш баланс: {balance} ⭐.",
+                o.stars
+            ),
+            _ => format!(
+                "✅ Payment confirmed! {} ⭐ credited.\nYour balance: {balance} ⭐.",
+                o.stars
+            ),
+        };
+        self.to_user(o, &text).await;
+    }
+
+    pub async fn underpaid(&self, o: &Order) {
+        let text = match o.language.as_str() {
+            "ru" => format!(
+                "⚠️ По заказу {} пришло меньше, чем {} {}. Звёзды не зачислены; мы уже передали заказ поддержке.",
+                short(o),
+                o.amount,
+                o.currency
+            ),
+            _ => format!(
+                "⚠️ The payment for order {} was less than {} {}. No stars were credited; support has been notified.",
+                short(o),
+                o.amount,
+                o.currency
+            ),
+        };
+        self.to_user(o, &text).await;
+        self.to_admins(&format!(
+            "⚠️ Underpaid invoice (wrong_amount): order {}, user {}, {} stars for {} {}. Nothing credited.",
+            o.id, o.user_id, o.stars, o.amount, o.currency
+        ))
+        .await;
+    }
+
+    pub async fn closed(&self, o: &Order) {
+        let text = match o.language.as_str() {
+            "ru" => format!(
+                "Заказ {} закрыт без оплаты ({}). Если хотите, оформите новый в меню.",
+                short(o),
+                o.status
+            ),
+            _ => format!(
+                "Order {} was closed without payment ({}). Start a new one from the menu whenever you like.",
+                short(o),
+                o.status
+            ),
+        };
+        self.to_user(o, &text).await;
+    }
+
+    pub async fn to_admins(&self, text: &str) {
+        for &admin in &self.admins {
+            if let Err(e) = self
+                .tg
+                .send_message_patiently(admin, text, &SendOptions::default(), PATIENCE)
+                .await
+            {
+                tracing::warn!(admin, error = %e, "admin alert not delivered");
+            }
+        }
+    }
+
+    async fn to_user(&self, o: &Order, text: &str) {
+        // The money side is already committed; a lost notification is logged, not retried forever.
+        if let Err(e) = self
+            .tg
+            .send_message_patiently(o.chat_id, text, &SendOptions::default(), PATIENCE)
+            .await
+        {
+            tracing::warn!(order_id = %o.id, error = %e, "order notification not delivered");
+        }
+    }
+}
+
+/// The order number users see: the first block of the uuid.
+pub fn short(o: &Order) -> String {
+    o.id.to_string()[..8].to_string()
+}

@@ -1,0 +1,312 @@
+//! Orders and the ledger (tables owned by this service).
+//!
+//! [`apply_status`] is the one place an order changes because of Heleket:
+//! callbacks, the reconciler and the "check status" button all end here, in
+//! one transaction holding the order's row lock, with the ledger's
+//! `UNIQUE (order_id, reason)` as the last line of defence. So an order
+//! credits at most once however many paths race.
+
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub stars: i64,
+    pub amount: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub heleket_status: Option<String>,
+    pub heleket_uuid: Option<String>,
+    pub pay_url: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub credited_at: Option<OffsetDateTime>,
+    pub language: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// The columns of [`Order`], as a literal so queries stay `&'static str`.
+macro_rules! order_columns {
+    () => {
+        "id, user_id, chat_id, stars, amount, currency, status, heleket_status, heleket_uuid, \
+         pay_url, expires_at, credited_at, language, created_at"
+    };
+}
+
+/// What a Heleket status means for an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// paid, paid_over: credit the pack.
+    Credit,
+    /// wrong_amount: money arrived but too little; credit nothing, tell people.
+    Underpaid,
+    /// cancel, fail, system_fail: closed without payment.
+    Closed,
+    /// Not final yet (check, process, confirm_check, wrong_amount_waiting, locked, refunds in progress).
+    Pending,
+    /// A status we do not know: recorded, never guessed.
+    Unknown,
+}
+
+pub fn meaning(status: &str) -> Meaning {
+    match status {
+        "paid" | "paid_over" => Meaning::Credit,
+        "wrong_amount" => Meaning::Underpaid,
+        "cancel" | "fail" | "system_fail" => Meaning::Closed,
+        // `locked` is AML review: it can still be released, so keep waiting.
+        "check"
+        | "confirm_check"
+        | "process"
+        | "wrong_amount_waiting"
+        | "locked"
+        | "refund_process"
+        | "refund_paid"
+        | "refund_fail" => Meaning::Pending,
+        _ => Meaning::Unknown,
+    }
+}
+
+/// What [`apply_status`] changed: notifications follow from it, so each is sent once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Credited,
+    Underpaid,
+    Closed,
+    Nothing,
+}
+
+pub async fn insert(db: &PgPool, o: &NewOrder<'_>) -> Result<Order, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO orders (id, user_id, chat_id, stars, amount, currency, language)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        order_columns!(),
+        ""
+    ))
+    .bind(Uuid::new_v4())
+    .bind(o.user_id)
+    .bind(o.chat_id)
+    .bind(o.stars)
+    .bind(o.amount)
+    .bind(o.currency)
+    .bind(o.language)
+    .fetch_one(db)
+    .await
+}
+
+pub struct NewOrder<'a> {
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub stars: i64,
+    pub amount: Decimal,
+    pub currency: &'a str,
+    pub language: &'a str,
+}
+
+pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Order>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list_for_user(
+    db: &PgPool,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
+    ))
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Orders not final yet, least recently looked at first.
+pub async fn open_orders(
+    db: &PgPool,
+    min_age: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders
+         WHERE status IN ('new', 'pending') AND updated_at < now() - make_interval(secs => $1)
+         ORDER BY updated_at LIMIT $2"
+    ))
+    .bind(min_age.as_secs_f64())
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Marks an order as looked at, so the reconciler rotates through all of them.
+pub async fn touch(db: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the invoice Heleket created for the order.
+pub async fn attach_invoice(
+    db: &PgPool,
+    id: Uuid,
+    invoice_uuid: &str,
+    pay_url: &str,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET heleket_uuid = $2, pay_url = $3, expires_at = $4,
+            status = CASE WHEN status = 'new' THEN 'pending' ELSE status END, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(invoice_uuid)
+    .bind(pay_url)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The invoice could not be created: the order is closed, the user may start another.
+pub async fn mark_failed(db: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET status = 'failed', updated_at = now() WHERE id = $1 AND status = 'new'",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn balance(db: &PgPool, user_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(SUM(delta), 0)::BIGINT FROM ledger WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Applies a status confirmed by Heleket to an order.
+pub async fn apply_status(
+    db: &PgPool,
+    id: Uuid,
+    status: &str,
+) -> Result<(Effect, Order), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let order: Order = sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    let open = matches!(order.status.as_str(), "new" | "pending");
+    let effect = match meaning(status) {
+        // Money received counts even if we had closed the order (a late payment).
+        Meaning::Credit if order.credited_at.is_none() => {
+            let inserted = sqlx::query(
+                "INSERT INTO ledger (user_id, order_id, delta, reason) VALUES ($1, $2, $3, 'purchase')
+                 ON CONFLICT (order_id, reason) DO NOTHING",
+            )
+            .bind(order.user_id)
+            .bind(order.id)
+            .bind(order.stars)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            set_status(&mut tx, id, status, status, inserted == 1).await?;
+            if inserted == 1 {
+                Effect::Credited
+            } else {
+                Effect::Nothing
+            }
+        }
+        Meaning::Underpaid if open => {
+            set_status(&mut tx, id, status, status, false).await?;
+            Effect::Underpaid
+        }
+        Meaning::Closed if open => {
+            set_status(&mut tx, id, status, status, false).await?;
+            Effect::Closed
+        }
+        Meaning::Pending if open => {
+            set_status(&mut tx, id, "pending", status, false).await?;
+            Effect::Nothing
+        }
+        Meaning::Unknown => {
+            tracing::warn!(order_id = %id, status, "unknown Heleket status recorded");
+            sqlx::query("UPDATE orders SET heleket_status = $2, updated_at = now() WHERE id = $1")
+                .bind(id)
+                .bind(status)
+                .execute(&mut *tx)
+                .await?;
+            Effect::Nothing
+        }
+        _ => Effect::Nothing,
+    };
+    let order: Order = sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((effect, order))
+}
+
+async fn set_status(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    status: &str,
+    heleket_status: &str,
+    credited: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET status = $2, heleket_status = $3,
+            credited_at = CASE WHEN $4 THEN now() ELSE credited_at END, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(heleket_status)
+    .bind(credited)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_as_heleket_documents_them() {
+        assert_eq!(meaning("paid"), Meaning::Credit);
+        assert_eq!(meaning("paid_over"), Meaning::Credit);
+        assert_eq!(meaning("wrong_amount"), Meaning::Underpaid);
+        assert_eq!(meaning("cancel"), Meaning::Closed);
+        assert_eq!(meaning("system_fail"), Meaning::Closed);
+        assert_eq!(meaning("check"), Meaning::Pending);
+        assert_eq!(meaning("locked"), Meaning::Pending);
+        assert_eq!(meaning("teleported"), Meaning::Unknown);
+    }
+}

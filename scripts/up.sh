@@ -3,7 +3,7 @@
 #
 #   scripts/up.sh [--no-wait] [--no-build]
 #
-#   --no-wait   run the demo (a simulated customer sends /start), then stop everything and
+#   --no-wait   run the demo (a simulated customer buys a star pack), then stop everything and
 #               exit with the demo's status: a smoke check
 #   --no-build  don't run `cargo build --bins` (use what is already built)
 #
@@ -216,11 +216,12 @@ cat <<TABLE
 
 TABLE
 
-log "a simulated customer (user 10001) sends /start:"
+log "a simulated customer (user 10001) sends /start, buys the 100-star pack and pays it:"
 demo_rc=0
-"$BIN_DIR/sandbox" simulate --telegram "$TELEGRAM_API_BASE" --user-id 10001 --text /start || demo_rc=$?
+"$BIN_DIR/sandbox" simulate --telegram "$TELEGRAM_API_BASE" --heleket "$HELEKET_API_BASE" \
+    --user-id 10001 --purchase 100 || demo_rc=$?
 if [[ $demo_rc -ne 0 ]]; then
-    log "the simulated customer got no reply (exit $demo_rc); see $LOGS/*.log" >&2
+    log "the simulated purchase did not complete (exit $demo_rc); see $LOGS/*.log" >&2
 fi
 
 if [[ $wait_forever -eq 0 ]]; then

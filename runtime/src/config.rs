@@ -206,13 +206,18 @@ impl FromStr for Environment {
 
 /// `WEBHOOK_HOST` may be `bot.example.com`, `https://bot.example.com` or carry a port.
 pub fn public_url(host: &str, port: u16, path: &str) -> Result<String, ConfigError> {
-    let host = host.trim_end_matches('/');
-    let with_scheme = if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_string()
-    } else {
-        format!("https://{host}")
+    let (scheme, rest) = match host.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
+        Some(_) => {
+            return Err(ConfigError::malformed(
+                "WEBHOOK_HOST",
+                host,
+                "the scheme must be http or https",
+            ));
+        }
+        None => ("https", host),
     };
-    let authority = with_scheme.split_once("://").map(|(_, a)| a).unwrap_or("");
+    let authority = rest.trim_end_matches('/');
     if authority.is_empty() || authority.contains('/') {
         return Err(ConfigError::malformed(
             "WEBHOOK_HOST",
@@ -224,9 +229,9 @@ pub fn public_url(host: &str, port: u16, path: &str) -> Result<String, ConfigErr
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
     Ok(if has_port || port == 0 {
-        format!("{with_scheme}{path}")
+        format!("{scheme}://{authority}{path}")
     } else {
-        format!("{with_scheme}:{port}{path}")
+        format!("{scheme}://{authority}:{port}{path}")
     })
 }
 
@@ -356,5 +361,7 @@ mod tests {
             "https://127.0.0.1:9443/webhook"
         );
         assert!(public_url("https://", 0, "/webhook").is_err());
+        assert!(public_url("ftp://bot.example.com", 0, "/webhook").is_err());
+        assert!(public_url("bot.example.com/x", 0, "/webhook").is_err());
     }
 }

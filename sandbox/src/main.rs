@@ -10,8 +10,11 @@ usage:
       env SANDBOX_TELEGRAM_LISTEN (127.0.0.1:8091), SANDBOX_HELEKET_LISTEN (127.0.0.1:8092),
           MERCHANT_UUID, API_KEY, TELEGRAM_TOKEN (optional: only this token is accepted)
   sandbox simulate [--telegram URL] [--user-id N] [--first-name NAME] [--lang CODE]
-                   [--text TEXT | --press DATA --message-id N] [--timeout SECONDS]
-      env SANDBOX_TELEGRAM_URL can replace --telegram";
+                   [--text TEXT | --press DATA --message-id N | --purchase STARS [--heleket URL]]
+                   [--timeout SECONDS]
+      --purchase walks the whole purchase: /start, the pack menu, the order, payment on the
+      fake Heleket (http://127.0.0.1:8092), the confirmation and /balance.
+      env SANDBOX_TELEGRAM_URL / SANDBOX_HELEKET_URL can replace --telegram / --heleket";
 
 #[tokio::main]
 async fn main() -> ExitCode {

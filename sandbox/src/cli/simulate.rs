@@ -15,6 +15,9 @@ pub struct Args {
     press: Option<String>,
     message_id: Option<i64>,
     timeout: Duration,
+    /// `--purchase STARS`: the whole purchase, paid through the fake Heleket.
+    purchase: Option<i64>,
+    heleket: String,
 }
 
 impl Args {
@@ -29,6 +32,9 @@ impl Args {
             press: None,
             message_id: None,
             timeout: Duration::from_secs(15),
+            purchase: None,
+            heleket: std::env::var("SANDBOX_HELEKET_URL")
+                .unwrap_or_else(|_| "http://127.0.0.1:8092".into()),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -47,6 +53,8 @@ impl Args {
                 "--message-id" => {
                     parsed.message_id = Some(value()?.parse().context("--message-id")?)
                 }
+                "--purchase" => parsed.purchase = Some(value()?.parse().context("--purchase")?),
+                "--heleket" => parsed.heleket = value()?,
                 "--timeout" => {
                     parsed.timeout = Duration::from_secs(value()?.parse().context("--timeout")?)
                 }
@@ -54,6 +62,7 @@ impl Args {
             }
         }
         parsed.telegram = parsed.telegram.trim_end_matches('/').to_owned();
+        parsed.heleket = parsed.heleket.trim_end_matches('/').to_owned();
         if parsed.press.is_some() && parsed.message_id.is_none() {
             bail!("--press needs --message-id (the id printed under the bot's message)");
         }
@@ -61,34 +70,144 @@ impl Args {
     }
 }
 
+/// One thing the customer does.
+enum Action<'a> {
+    Send(&'a str),
+    Press { message_id: i64, data: &'a str },
+}
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .no_proxy()
         .build()?;
-    let calls_url = format!("{}/_sandbox/calls?chat_id={}", args.telegram, args.user_id);
-    let seen = get_json(&client, &calls_url)
+    if let Some(stars) = args.purchase {
+        return purchase(&client, &args, stars).await;
+    }
+    let action = match (&args.press, args.message_id) {
+        (Some(data), Some(message_id)) => Action::Press { message_id, data },
+        _ => Action::Send(&args.text),
+    };
+    for call in &act(&client, &args, action).await? {
+        print_call(call);
+    }
+    Ok(())
+}
+
+/// The whole purchase a customer makes: menu, pack, pay, confirmation, balance.
+async fn purchase(client: &reqwest::Client, args: &Args, stars: i64) -> anyhow::Result<()> {
+    let show = |calls: &[Value]| calls.iter().for_each(print_call);
+    let welcome = act(client, args, Action::Send("/start")).await?;
+    show(&welcome);
+    let menu = message_with_button(&welcome, |d| d == "menu:buy")
+        .context("the welcome has no \"buy\" button")?;
+    let packs = act(
+        client,
+        args,
+        Action::Press {
+            message_id: menu.0,
+            data: "menu:buy",
+        },
+    )
+    .await?;
+    show(&packs);
+    let pack_data = format!("buy:{stars}");
+    let pack = message_with_button(&packs, |d| d == pack_data)
+        .with_context(|| format!("no {stars}-star pack in the menu"))?;
+    let order = act(
+        client,
+        args,
+        Action::Press {
+            message_id: pack.0,
+            data: &pack_data,
+        },
+    )
+    .await?;
+    show(&order);
+    let (_, check) = message_with_button(&order, |d| d.starts_with("chk:"))
+        .context("no order came back (see the bot's reply above)")?;
+    let order_id = check.trim_start_matches("chk:").to_owned();
+
+    println!(
+        "\n💸 The customer pays order {order_id} on Heleket's page (fake Heleket marks it paid and calls back)…"
+    );
+    let seen = calls_to(client, args).await?.len();
+    let paid = client
+        .post(format!("{}/_sandbox/pay", args.heleket))
+        .json(&json!({ "order_id": order_id, "status": "paid" }))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the fake Heleket at {}", args.heleket))?;
+    if !paid.status().is_success() {
+        bail!(
+            "the fake Heleket refused to pay: HTTP {} {}",
+            paid.status(),
+            paid.text().await.unwrap_or_default()
+        );
+    }
+    let confirmation = wait_for_replies(client, args, &calls_url(args), seen, None).await?;
+    show(&confirmation);
+    if !confirmation.iter().any(|c| {
+        c["params"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains('⭐'))
+    }) {
+        bail!("the customer was not told about the payment");
+    }
+    show(&act(client, args, Action::Send("/balance")).await?);
+    Ok(())
+}
+
+/// The id of the first message with a button whose data matches, and that data.
+fn message_with_button(calls: &[Value], want: impl Fn(&str) -> bool) -> Option<(i64, String)> {
+    calls.iter().find_map(|c| {
+        let id = c["response"]["result"]["message_id"].as_i64()?;
+        c["params"]["reply_markup"]["inline_keyboard"]
+            .as_array()?
+            .iter()
+            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+            .find_map(|b| {
+                b["callback_data"]
+                    .as_str()
+                    .filter(|d| want(d))
+                    .map(|d| (id, d.to_owned()))
+            })
+    })
+}
+
+fn calls_url(args: &Args) -> String {
+    format!("{}/_sandbox/calls?chat_id={}", args.telegram, args.user_id)
+}
+
+async fn calls_to(client: &reqwest::Client, args: &Args) -> anyhow::Result<Vec<Value>> {
+    Ok(get_json(client, &calls_url(args))
         .await?
         .as_array()
-        .map_or(0, Vec::len);
+        .cloned()
+        .unwrap_or_default())
+}
 
-    let (path, body, said) = match &args.press {
-        Some(data) => (
+/// Does one thing as the customer and returns what the bot showed in response.
+async fn act(
+    client: &reqwest::Client,
+    args: &Args,
+    action: Action<'_>,
+) -> anyhow::Result<Vec<Value>> {
+    let seen = calls_to(client, args).await?.len();
+    let (path, body, said) = match action {
+        Action::Press { message_id, data } => (
             "press",
-            json!({"message_id": args.message_id, "data": data,
+            json!({"message_id": message_id, "data": data,
                    "first_name": args.first_name, "language_code": args.lang}),
-            format!(
-                "presses the button {data:?} under message {}",
-                args.message_id.unwrap_or(0)
-            ),
+            format!("presses the button {data:?} under message {message_id}"),
         ),
-        None => (
+        Action::Send(text) => (
             "send",
-            json!({"text": args.text, "first_name": args.first_name, "language_code": args.lang}),
-            format!("› {}", args.text),
+            json!({"text": text, "first_name": args.first_name, "language_code": args.lang}),
+            format!("› {text}"),
         ),
     };
-    println!("{} (id {}) {said}", args.first_name, args.user_id);
+    println!("\n{} (id {}) {said}", args.first_name, args.user_id);
     let url = format!("{}/_sandbox/users/{}/{path}", args.telegram, args.user_id);
     let response = client
         .post(&url)
@@ -116,12 +235,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let callback_id = delivery["callback_query_id"].as_str().map(str::to_owned);
-    let replies =
-        wait_for_replies(&client, &args, &calls_url, seen, callback_id.as_deref()).await?;
-    for call in &replies {
-        print_call(call);
-    }
-    Ok(())
+    wait_for_replies(client, args, &calls_url(args), seen, callback_id.as_deref()).await
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {

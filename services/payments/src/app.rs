@@ -134,7 +134,7 @@ fn order_msg(o: &orders::Order) -> OrderMsg {
     OrderMsg {
         order_id: o.id.to_string(),
         stars: o.stars,
-        amount: o.amount.to_string(),
+        amount: o.amount_text(),
         currency: o.currency.clone(),
         status: o.status.clone(),
         pay_url: o.pay_url.clone().unwrap_or_default(),

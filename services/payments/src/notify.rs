@@ -38,20 +38,20 @@ impl Notifier {
             "ru" => format!(
                 "⚠️ По заказу {} пришло меньше, чем {} {}. Звёзды не зачислены; мы уже передали заказ поддержке.",
                 short(o),
-                o.amount,
+                o.amount_text(),
                 o.currency
             ),
             _ => format!(
                 "⚠️ The payment for order {} was less than {} {}. No stars were credited; support has been notified.",
                 short(o),
-                o.amount,
+                o.amount_text(),
                 o.currency
             ),
         };
         self.to_user(o, &text).await;
         self.to_admins(&format!(
             "⚠️ Underpaid invoice (wrong_amount): order {}, user {}, {} stars for {} {}. Nothing credited.",
-            o.id, o.user_id, o.stars, o.amount, o.currency
+            o.id, o.user_id, o.stars, o.amount_text(), o.currency
         ))
         .await;
     }

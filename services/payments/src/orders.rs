@@ -29,6 +29,15 @@ pub struct Order {
     pub created_at: OffsetDateTime,
 }
 
+impl Order {
+    /// The amount as invoiced, in cents ("1.50"): the column keeps 8 decimals.
+    pub fn amount_text(&self) -> String {
+        let mut a = self.amount.round_dp(2);
+        a.rescale(2);
+        a.to_string()
+    }
+}
+
 /// The columns of [`Order`], as a literal so queries stay `&'static str`.
 macro_rules! order_columns {
     () => {

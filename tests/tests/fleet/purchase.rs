@@ -71,6 +71,8 @@ async fn the_pack_menu_shows_decimal_prices_and_the_order_has_a_pay_link() {
         assert!(labels.contains(label), "{label} in {labels}");
     }
     let order = fleet.press(&u, &packs, "buy:250").await;
+    let text = order.params["text"].as_str().unwrap();
+    assert!(text.contains("250 ⭐</b> for <b>3.75 USD"), "{text}");
     let buttons = order.params["reply_markup"].to_string();
     assert!(buttons.contains("/pay/"), "pay link: {buttons}");
     let invoice = fleet

@@ -167,7 +167,16 @@ impl Dispatcher {
             Ok(o) => {
                 let o = o.into_inner();
                 let (text, kb) = texts::order_created(lang, &view(&o));
-                self.send(chat_id, &text, &SendOptions::html().with_keyboard(kb))
+                // The order exists now: failing the update would make Telegram
+                // redeliver it and open a second order. /history shows this one.
+                let opts = SendOptions::html().with_keyboard(kb);
+                if let Err(e) = self.send(chat_id, &text, &opts).await {
+                    tracing::warn!(order_id = %o.order_id, error = %e, "order created but its link was not delivered");
+                }
+                Ok(())
+            }
+            Err(st) if st.code() == Code::InvalidArgument => {
+                self.send(chat_id, texts::invalid_order(lang), &SendOptions::default())
                     .await
             }
             Err(st) => self.payments_trouble(chat_id, lang, st).await,

@@ -358,6 +358,15 @@ pub fn rate_limited(lang: Lang, seconds: u64) -> String {
     }
 }
 
+pub fn invalid_order(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "That amount can't be ordered. Open the menu with /start and pick a pack.",
+        Lang::Ru => {
+            "Такое количество заказать нельзя. Откройте меню через /start и выберите пакет."
+        }
+    }
+}
+
 pub fn order_unknown(lang: Lang) -> &'static str {
     match lang {
         Lang::En => "I can't find that order.",

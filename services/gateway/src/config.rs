@@ -80,7 +80,13 @@ impl Config {
             bot_url: grpc_url(env, "BOT_GRPC_URL", "http://bot:50051")?,
             payments_url: grpc_url(env, "PAYMENTS_GRPC_URL", "http://payments:50052")?,
             broadcast_url: grpc_url(env, "BROADCAST_GRPC_URL", "http://broadcast:50053")?,
-            handover_timeout: env.seconds_or("HANDOVER_TIMEOUT", Duration::from_secs(25))?,
+            // Longer than the bot's own wait on payments (PAYMENT_TIMEOUT + 5 s), so a
+            // slow Heleket fails inside payments (and trips its breaker) instead of here.
+            handover_timeout: env.seconds_or(
+                "HANDOVER_TIMEOUT",
+                env.seconds_or("PAYMENT_TIMEOUT", Duration::from_secs(30))?
+                    + Duration::from_secs(15),
+            )?,
             trusted_proxies,
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,

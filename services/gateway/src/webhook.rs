@@ -16,9 +16,10 @@ use runtime::ServiceError;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
-/// Longer than the hand-over timeout, so a live claim is never taken over;
-/// short enough that an update claimed by a crashed gateway is handled soon.
-const CLAIM_TTL: Duration = Duration::from_secs(60);
+/// How long a claim outlives the hand-over deadline: covers the time to
+/// answer and nginx's read timeout, so a live claim is never taken over,
+/// while an update claimed by a crashed gateway is handled again soon.
+const CLAIM_MARGIN: Duration = Duration::from_secs(35);
 /// Telegram keeps undelivered updates for 24 h; remember handled ones as long.
 const DONE_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -47,26 +48,40 @@ pub async fn telegram_update(
     let chat_id = update.chat_id();
     let key = format!("tg:update:{update_id}");
 
-    if !claim(&s, &key).await? {
-        return match s.cache.claim_state(&key).await? {
+    // Queue behind earlier updates of the chat first, then claim: the claim's
+    // lease starts only when this copy is about to be handled.
+    let Ok(_in_order) = tokio::time::timeout(s.cfg.handover_timeout, s.chats.lock(chat_id)).await
+    else {
+        return Err(ServiceError::Unavailable(format!("chat {chat_id} is busy")));
+    };
+    let lease = s.cfg.handover_timeout + CLAIM_MARGIN;
+    let mut claimed = s.cache.claim(&key, lease).await?;
+    if !claimed {
+        match s.cache.claim_state(&key).await? {
             // Handled before: Telegram must stop resending it.
-            Some(ClaimState::Done) | None => {
+            Some(ClaimState::Done) => {
                 metrics::counter!("gateway_updates_total", "outcome" => "duplicate").increment(1);
                 tracing::info!(update_id, "duplicate update ignored");
-                Ok(StatusCode::OK)
+                return Ok(StatusCode::OK);
             }
             // Someone is handling it right now; if they fail, this copy must not be
             // lost, so ask Telegram to try again later rather than answer 200.
             Some(ClaimState::Processing) => {
                 metrics::counter!("gateway_updates_total", "outcome" => "in_progress").increment(1);
-                Err(ServiceError::Unavailable(format!(
+                return Err(ServiceError::Unavailable(format!(
                     "update {update_id} is being handled"
-                )))
+                )));
             }
-        };
+            // Released (the other attempt failed) or expired in between: ours to take.
+            None => claimed = s.cache.claim(&key, lease).await?,
+        }
+    }
+    if !claimed {
+        return Err(ServiceError::Unavailable(format!(
+            "update {update_id} is being handled"
+        )));
     }
 
-    let _in_order = s.chats.lock(chat_id).await;
     let req = UpdateRequest {
         update_id,
         chat_id,
@@ -100,10 +115,6 @@ pub async fn telegram_update(
             })
         }
     }
-}
-
-async fn claim(s: &AppState, key: &str) -> Result<bool, ServiceError> {
-    Ok(s.cache.claim(key, CLAIM_TTL).await?)
 }
 
 /// Compares in constant time, so response timing does not reveal how much

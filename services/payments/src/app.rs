@@ -130,6 +130,21 @@ struct PaymentsService {
     p: Payments,
 }
 
+/// Runs the work in its own task. tonic drops a handler when the caller gives
+/// up; a Heleket call cancelled half-way would never reach the breaker, and a
+/// credit committed just before would never be announced. Detached, the work
+/// always finishes.
+async fn detached<T, F>(work: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(r) => r.map_err(Status::from),
+        Err(e) => Err(ServiceError::Internal(anyhow::anyhow!("payments task failed: {e}")).into()),
+    }
+}
+
 fn order_msg(o: &orders::Order) -> OrderMsg {
     OrderMsg {
         order_id: o.id.to_string(),
@@ -152,10 +167,9 @@ impl PaymentsRpc for PaymentsService {
         req: Request<CallbackRequest>,
     ) -> Result<Response<CallbackReply>, Status> {
         let req = req.into_inner();
-        let outcome = self
-            .p
-            .handle_callback(&req.raw_body, &req.source_ip)
-            .await?;
+        let p = self.p.clone();
+        let outcome =
+            detached(async move { p.handle_callback(&req.raw_body, &req.source_ip).await }).await?;
         Ok(Response::new(CallbackReply { outcome }))
     }
 
@@ -163,9 +177,8 @@ impl PaymentsRpc for PaymentsService {
         &self,
         _req: Request<PaymentHealthRequest>,
     ) -> Result<Response<PaymentHealthReply>, Status> {
-        // The probe goes through the breaker: while it is open the probe is
-        // refused at once, and after the recovery time it is the trial call.
-        let probe = self.p.heleket.probe().await;
+        let p = self.p.clone();
+        let probe = detached(async move { Ok(p.heleket_probe().await) }).await?;
         Ok(Response::new(PaymentHealthReply {
             heleket_reachable: probe.is_ok(),
             breaker_state: self.p.heleket.breaker_state().as_str().to_string(),
@@ -202,10 +215,12 @@ impl PaymentsRpc for PaymentsService {
         req: Request<CreateOrderRequest>,
     ) -> Result<Response<OrderMsg>, Status> {
         let r = req.into_inner();
-        let o = self
-            .p
-            .create_order(r.user_id, r.chat_id, r.stars, &r.language)
-            .await?;
+        let p = self.p.clone();
+        let o = detached(async move {
+            p.create_order(r.user_id, r.chat_id, r.stars, &r.language)
+                .await
+        })
+        .await?;
         Ok(Response::new(order_msg(&o)))
     }
 
@@ -214,7 +229,8 @@ impl PaymentsRpc for PaymentsService {
         req: Request<CheckOrderRequest>,
     ) -> Result<Response<OrderMsg>, Status> {
         let r = req.into_inner();
-        let o = self.p.check_order(&r.order_id, r.user_id).await?;
+        let p = self.p.clone();
+        let o = detached(async move { p.check_order(&r.order_id, r.user_id).await }).await?;
         Ok(Response::new(order_msg(&o)))
     }
 

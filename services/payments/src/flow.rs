@@ -22,6 +22,9 @@ const BAD_SIGN_WINDOW: Duration = Duration::from_secs(600);
 /// An order Heleket has no invoice for after this long is closed as failed.
 const ABANDONED_AFTER: Duration = Duration::from_secs(600);
 
+/// When Heleket was last probed, and what it said.
+type ProbeResult = (Instant, Result<(), HeleketError>);
+
 #[derive(Clone)]
 pub struct Payments {
     pub db: PgPool,
@@ -35,6 +38,10 @@ pub struct Payments {
     status_check_cooldown: Duration,
     allowed_ips: Arc<Vec<IpAddr>>,
     bad_signs: Arc<Mutex<(Instant, u32)>>,
+    /// The last Heleket probe, reused for `HEALTH_CHECK_INTERVAL` so that
+    /// polling /health (public, and by orchestrators) does not poll Heleket.
+    probe: Arc<tokio::sync::Mutex<Option<ProbeResult>>>,
+    probe_interval: Duration,
 }
 
 impl Payments {
@@ -57,7 +64,26 @@ impl Payments {
             callback_lease: cfg.callback_lease,
             status_check_cooldown: cfg.status_check_cooldown,
             bad_signs: Arc::new(Mutex::new((Instant::now(), 0))),
+            probe: Arc::new(tokio::sync::Mutex::new(None)),
+            probe_interval: cfg.common.health_check_interval,
         }
+    }
+
+    /// Whether Heleket answers, probed at most once per health-check interval.
+    /// While the breaker is not closed the probe runs each time: it is refused
+    /// at once while open, and after the recovery time it is the trial call.
+    pub async fn heleket_probe(&self) -> Result<(), HeleketError> {
+        let mut last = self.probe.lock().await;
+        let closed = self.heleket.breaker_state() == crate::heleket::breaker::BreakerState::Closed;
+        if let Some((at, result)) = last.as_ref()
+            && closed
+            && at.elapsed() < self.probe_interval
+        {
+            return result.clone();
+        }
+        let result = self.heleket.probe().await;
+        *last = Some((Instant::now(), result.clone()));
+        result
     }
 
     /// Stores the order, then asks Heleket for its invoice.
@@ -181,7 +207,9 @@ impl Payments {
             Effect::Credited => {
                 metrics::counter!("stars_credited_total").increment(order.stars as u64);
                 tracing::info!(order_id = %id, stars = order.stars, user_id = order.user_id, "stars credited");
-                let balance = orders::balance(&self.db, order.user_id).await?;
+                // The credit is committed: nothing after this line may fail the call,
+                // or a redelivery would find nothing to do and the buyer would never hear.
+                let balance = orders::balance(&self.db, order.user_id).await.ok();
                 self.notifier.paid(&order, balance).await;
             }
             Effect::Underpaid => self.notifier.underpaid(&order).await,
@@ -288,6 +316,15 @@ impl Payments {
                 ServiceError::InvalidInput(format!("Heleket does not confirm invoice {uuid}: {e}"))
             }
         })?;
+        if inv
+            .order_id
+            .as_deref()
+            .is_some_and(|o| o != order.id.to_string())
+        {
+            return Err(ServiceError::InvalidInput(format!(
+                "invoice {uuid} belongs to another order"
+            )));
+        }
         if order.heleket_uuid.is_none() {
             orders::attach_invoice(
                 &self.db,

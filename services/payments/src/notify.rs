@@ -19,17 +19,17 @@ impl Notifier {
         Notifier { tg, admins }
     }
 
-    pub async fn paid(&self, o: &Order, balance: i64) {
-        let text = match o.language.as_str() {
-            "ru" => format!(
-                "✅ Оплата подтверждена! Зачислено {} ⭐.\nВаш баланс: {balance} ⭐.",
-                o.stars
-            ),
-            _ => format!(
-                "✅ Payment confirmed! {} ⭐ credited.\nYour balance: {balance} ⭐.",
-                o.stars
-            ),
+    pub async fn paid(&self, o: &Order, balance: Option<i64>) {
+        let mut text = match o.language.as_str() {
+            "ru" => format!("✅ Оплата подтверждена! Зачислено {} ⭐.", o.stars),
+            _ => format!("✅ Payment confirmed! {} ⭐ credited.", o.stars),
         };
+        if let Some(b) = balance {
+            text += &match o.language.as_str() {
+                "ru" => format!("\nВаш баланс: {b} ⭐."),
+                _ => format!("\nYour balance: {b} ⭐."),
+            };
+        }
         self.to_user(o, &text).await;
     }
 

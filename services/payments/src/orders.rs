@@ -181,7 +181,7 @@ pub async fn attach_invoice(
     sqlx::query(
         "UPDATE orders SET heleket_uuid = $2, pay_url = $3, expires_at = $4,
             status = CASE WHEN status = 'new' THEN 'pending' ELSE status END, updated_at = now()
-         WHERE id = $1",
+         WHERE id = $1 AND (heleket_uuid IS NULL OR heleket_uuid = $2)",
     )
     .bind(id)
     .bind(invoice_uuid)

@@ -357,8 +357,14 @@ async fn invalid_custom_amounts_get_clear_replies_and_create_no_order() {
         let text = reply.params["text"].as_str().unwrap();
         assert!(text.contains(expect), "{input:?} → {text}");
     }
-    // Forged button data is refused by payments too.
-    fleet.press(&u, &packs, "buy:7").await;
+    // Forged button data is refused by payments too, with a clear reply.
+    let reply = fleet.press(&u, &packs, "buy:7").await;
+    assert!(
+        reply.params["text"]
+            .as_str()
+            .unwrap()
+            .contains("can't be ordered")
+    );
     assert_eq!(fleet.orders_of(u.id).await, 0);
     // /cancel leaves the dialog: a number is no longer taken as an amount.
     fleet.say(&u, "/cancel").await;

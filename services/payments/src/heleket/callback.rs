@@ -29,8 +29,6 @@ pub struct CallbackPayload {
     pub uuid: String,
     pub order_id: String,
     pub status: String,
-    #[serde(default)]
-    pub is_final: Option<bool>,
 }
 
 /// Checks the signature and returns the payload.

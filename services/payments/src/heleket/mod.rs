@@ -71,6 +71,12 @@ impl Heleket {
         self.probe.get()
     }
 
+    /// Asks the breaker whether a call may go out now (moves open → half-open
+    /// once the recovery time has passed).
+    pub fn call_permitted(&self) -> bool {
+        self.breaker.is_call_permitted()
+    }
+
     pub fn breaker_subscribe(&self) -> tokio::sync::watch::Receiver<BreakerState> {
         self.probe.subscribe()
     }

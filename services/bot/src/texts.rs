@@ -53,13 +53,15 @@ pub fn help(lang: Lang) -> &'static str {
     match lang {
         Lang::En => {
             "ℹ️ <b>How it works</b>\n\n\
-            /start — main menu\n/balance — your stars\n/history — your recent orders\n/help — this message\n\n\
+            /start — main menu\n/buy — buy stars\n/balance — your stars\n/history — your recent orders\n\
+            /cancel — leave the current step\n/help — this message\n\n\
             Choose a pack, pay with crypto through Heleket, and your stars are credited automatically once \
             the payment is confirmed. Questions? Just write here."
         }
         Lang::Ru => {
             "ℹ️ <b>Как это работает</b>\n\n\
-            /start — главное меню\n/balance — ваши звёзды\n/history — последние заказы\n/help — эта справка\n\n\
+            /start — главное меню\n/buy — купить звёзды\n/balance — ваши звёзды\n/history — последние заказы\n\
+            /cancel — отменить текущий шаг\n/help — эта справка\n\n\
             Выберите пакет, оплатите криптовалютой через Heleket, и звёзды зачислятся автоматически после \
             подтверждения платежа. Вопросы? Просто напишите сюда."
         }

@@ -58,6 +58,14 @@ pub fn pool(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
         .connect_lazy_with(opts))
 }
 
+/// The pool with the schema applied: what every service does at start-up.
+pub async fn connect(cfg: &DbConfig) -> anyhow::Result<PgPool> {
+    let db = pool(cfg)?;
+    // Patience covers Postgres still starting next to us (compose, scripts).
+    migrate(&db, Duration::from_secs(30)).await?;
+    Ok(db)
+}
+
 /// Every table's schema, in order. Each service applies them at start-up;
 /// sqlx takes an advisory lock, so concurrent starts are safe.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

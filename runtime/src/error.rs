@@ -137,8 +137,6 @@ impl IntoResponse for ServiceError {
     }
 }
 
-pub type ServiceResult<T> = Result<T, ServiceError>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,11 @@ impl Component {
     }
 }
 
+/// Postgres as a health component: `SELECT 1` within two seconds.
+pub async fn db(pool: &sqlx::PgPool) -> Component {
+    Component::from_result(crate::db::ping(pool, std::time::Duration::from_secs(2)).await)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub status: Status,

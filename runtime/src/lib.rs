@@ -11,4 +11,4 @@ pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use error::{ServiceError, ServiceResult};
+pub use error::ServiceError;

@@ -146,15 +146,3 @@ pub fn current_trace_headers() -> HeaderMap {
     inject_current(&mut h);
     h
 }
-
-/// The current trace id in hex (empty when there is none), for logs and tests.
-pub fn current_trace_id() -> String {
-    use opentelemetry::trace::TraceContextExt;
-    let cx = Span::current().context();
-    let sc = cx.span().span_context().clone();
-    if sc.is_valid() {
-        sc.trace_id().to_string()
-    } else {
-        String::new()
-    }
-}

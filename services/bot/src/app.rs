@@ -5,10 +5,9 @@ use crate::dispatch::Dispatcher;
 use proto::bot::bot_server::{Bot as BotRpc, BotServer};
 use proto::bot::{UpdateReply, UpdateRequest};
 use runtime::ServiceError;
-use runtime::health::{Component, Report};
+use runtime::health::Report;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -23,8 +22,7 @@ pub struct App {
 impl App {
     /// Binds the listener, connects storage and applies migrations.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let db = runtime::db::pool(&config.db)?;
-        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let payments = runtime::grpc::channel(&config.payments_url, config.payments_timeout)?;
@@ -70,10 +68,7 @@ impl App {
 
 async fn health_report(db: &PgPool, cache: &cache::Cache) -> Report {
     let mut c = BTreeMap::new();
-    c.insert(
-        "db".to_string(),
-        Component::from_result(runtime::db::ping(db, Duration::from_secs(2)).await),
-    );
+    c.insert("db".to_string(), runtime::health::db(db).await);
     c.insert("redis".to_string(), cache.health().await.into());
     Report::new("bot", c)
 }

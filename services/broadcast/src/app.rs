@@ -4,10 +4,9 @@ use crate::config::Config;
 use proto::broadcast::broadcast_server::{Broadcast as BroadcastRpc, BroadcastServer};
 use proto::broadcast::{StatsReply, StatsRequest};
 use runtime::ServiceError;
-use runtime::health::{Component, Report};
+use runtime::health::Report;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -20,8 +19,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let db = runtime::db::pool(&config.db)?;
-        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
@@ -52,12 +50,7 @@ impl App {
                 let (db, cache) = (db.clone(), cache.clone());
                 async move {
                     let mut c = BTreeMap::new();
-                    c.insert(
-                        "db".to_string(),
-                        Component::from_result(
-                            runtime::db::ping(&db, Duration::from_secs(2)).await,
-                        ),
-                    );
+                    c.insert("db".to_string(), runtime::health::db(&db).await);
                     c.insert("redis".to_string(), cache.health().await.into());
                     Report::new("broadcast", c)
                 }

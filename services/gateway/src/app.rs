@@ -11,7 +11,6 @@ use proto::bot::bot_client::BotClient;
 use proto::payments::payments_client::PaymentsClient;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,8 +27,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let db = runtime::db::pool(&config.db)?;
-        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let bot_channel = runtime::grpc::channel(&config.bot_url, config.handover_timeout)?;
         let payments_channel =

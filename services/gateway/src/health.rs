@@ -59,7 +59,7 @@ fn single(name: &str, c: Component) -> Response {
 }
 
 async fn db(s: &AppState) -> Component {
-    Component::from_result(runtime::db::ping(&s.db, CHECK_TIMEOUT).await)
+    runtime::health::db(&s.db).await
 }
 
 async fn redis(s: &AppState) -> Component {

@@ -29,8 +29,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let db = runtime::db::pool(&config.db)?;
-        runtime::db::migrate(&db, Duration::from_secs(30)).await?;
+        let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let notifier = Notifier::new(
@@ -76,12 +75,7 @@ impl App {
                 let p = p.clone();
                 async move {
                     let mut c = BTreeMap::new();
-                    c.insert(
-                        "db".to_string(),
-                        Component::from_result(
-                            runtime::db::ping(&p.db, Duration::from_secs(2)).await,
-                        ),
-                    );
+                    c.insert("db".to_string(), runtime::health::db(&p.db).await);
                     c.insert("redis".to_string(), p.cache.health().await.into());
                     let breaker = p.heleket.breaker_state();
                     let mut heleket = Component::up(None).non_critical();
@@ -156,7 +150,6 @@ fn order_msg(o: &orders::Order) -> OrderMsg {
         expires_at: o.expires_at.map(|t| t.unix_timestamp()).unwrap_or(0),
         credited: o.credited_at.is_some(),
         created_at: o.created_at.unix_timestamp(),
-        heleket_status: o.heleket_status.clone().unwrap_or_default(),
     }
 }
 

@@ -20,7 +20,6 @@ pub struct Order {
     pub amount: Decimal,
     pub currency: String,
     pub status: String,
-    pub heleket_status: Option<String>,
     pub heleket_uuid: Option<String>,
     pub pay_url: Option<String>,
     pub expires_at: Option<OffsetDateTime>,
@@ -41,7 +40,7 @@ impl Order {
 /// The columns of [`Order`], as a literal so queries stay `&'static str`.
 macro_rules! order_columns {
     () => {
-        "id, user_id, chat_id, stars, amount, currency, status, heleket_status, heleket_uuid, \
+        "id, user_id, chat_id, stars, amount, currency, status, heleket_uuid, \
          pay_url, expires_at, credited_at, language, created_at"
     };
 }

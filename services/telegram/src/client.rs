@@ -1,5 +1,5 @@
 use crate::error::TgError;
-use crate::types::{InlineKeyboardMarkup, Message, User, WebhookInfo};
+use crate::types::{InlineKeyboardMarkup, Message};
 use runtime::config::{ConfigError, Env};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -158,10 +158,6 @@ impl Bot {
         }
     }
 
-    pub async fn get_me(&self) -> Result<User, TgError> {
-        self.call("getMe", &json!({})).await
-    }
-
     pub async fn send_message(
         &self,
         chat_id: i64,
@@ -195,23 +191,6 @@ impl Bot {
         }
     }
 
-    pub async fn edit_message_text(
-        &self,
-        chat_id: i64,
-        message_id: i64,
-        text: &str,
-        opts: &SendOptions,
-    ) -> Result<(), TgError> {
-        let mut params = serde_json::to_value(opts).expect("options serialize");
-        params["chat_id"] = json!(chat_id);
-        params["message_id"] = json!(message_id);
-        params["text"] = json!(text);
-        match self.call::<Value>("editMessageText", &params).await {
-            Ok(_) | Err(TgError::NotModified) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
     pub async fn answer_callback_query(&self, id: &str, text: Option<&str>) -> Result<(), TgError> {
         let mut params = json!({ "callback_query_id": id });
         if let Some(t) = text {
@@ -235,10 +214,6 @@ impl Bot {
             "max_connections": 40,
         });
         self.call::<bool>("setWebhook", &params).await.map(|_| ())
-    }
-
-    pub async fn get_webhook_info(&self) -> Result<WebhookInfo, TgError> {
-        self.call("getWebhookInfo", &json!({})).await
     }
 }
 

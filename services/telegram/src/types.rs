@@ -133,16 +133,6 @@ pub struct InlineKeyboardMarkup {
     pub inline_keyboard: Vec<Vec<InlineKeyboardButton>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct WebhookInfo {
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub pending_update_count: i64,
-    #[serde(default)]
-    pub last_error_message: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

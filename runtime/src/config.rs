@@ -11,6 +11,10 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The longest duration any setting may have: longer is a typo (minutes for
+/// seconds, a stray digit), and far beyond it `Duration` arithmetic overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -122,22 +126,45 @@ impl Env {
         v.parse().map_err(|e| ConfigError::malformed(name, &v, e))
     }
 
-    /// Seconds as a duration; accepts fractions ("0.5") so tests can use short timeouts.
+    /// Seconds as a duration, at most a week; accepts fractions ("0.5") so
+    /// tests can use short timeouts. Zero is accepted: use [`Env::seconds_within`]
+    /// where zero would mean "busy loop" or "no deadline".
     pub fn seconds_or(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => {
-                let secs: f64 = v.parse().map_err(|e| ConfigError::malformed(name, v, e))?;
-                if !secs.is_finite() || secs < 0.0 {
-                    return Err(ConfigError::malformed(
-                        name,
-                        v,
-                        "must be a non-negative number of seconds",
-                    ));
-                }
-                Ok(Duration::from_secs_f64(secs))
-            }
+        self.seconds_within(name, default, Duration::ZERO..=MAX_DURATION)
+    }
+
+    /// Seconds as a duration inside `range`; a value outside it (or one that
+    /// is not a number) names the variable and the allowed range.
+    pub fn seconds_within(
+        &self,
+        name: &str,
+        default: Duration,
+        range: std::ops::RangeInclusive<Duration>,
+    ) -> Result<Duration, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        let secs: f64 = v.parse().map_err(|e| ConfigError::malformed(name, v, e))?;
+        let out_of_range = || {
+            ConfigError::malformed(
+                name,
+                v,
+                format!(
+                    "must be between {} and {} seconds",
+                    range.start().as_secs_f64(),
+                    range.end().as_secs_f64()
+                ),
+            )
+        };
+        // Checked before converting: Duration::from_secs_f64 panics on huge,
+        // negative or non-finite values.
+        if !secs.is_finite()
+            || secs < range.start().as_secs_f64()
+            || secs > range.end().as_secs_f64()
+        {
+            return Err(out_of_range());
         }
+        Ok(Duration::from_secs_f64(secs))
     }
 
     /// A boolean: true/false, 1/0, yes/no.
@@ -196,10 +223,12 @@ impl FromStr for Environment {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
-            "development" | "dev" | "local" | "test" => Ok(Environment::Development),
+            "development" | "dev" | "local" | "test" | "testing" => Ok(Environment::Development),
             "sandbox" => Ok(Environment::Sandbox),
-            "production" | "prod" => Ok(Environment::Production),
-            _ => Err("expected development, sandbox or production".into()),
+            // Staging runs like production (JSON logs, real upstreams); it is a
+            // deployment, not a code path.
+            "production" | "prod" | "staging" | "stage" => Ok(Environment::Production),
+            _ => Err("expected production, staging, development, test or sandbox".into()),
         }
     }
 }
@@ -244,11 +273,17 @@ pub struct CommonConfig {
     pub otlp_endpoint: Option<String>,
     pub health_check_interval: Duration,
     pub admin_ids: Vec<i64>,
+    /// Read (and checked for nesting) by every service, so a fleet with
+    /// deadlines that cut each other short never starts.
+    pub deadlines: Deadlines,
 }
 
 impl CommonConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let log_level = env.string_or("LOG_LEVEL", "info");
+        // The seed's DEBUG=True turns on debug logs unless LOG_LEVEL says otherwise.
+        let debug = env.bool_or("DEBUG", false)?;
+        let log_level = env.string_or("LOG_LEVEL", if debug { "debug" } else { "info" });
+        accept_seed_leftovers(env)?;
         let log_filter = crate::telemetry::filter_from_level(&log_level);
         if tracing_subscriber::EnvFilter::try_new(&log_filter).is_err() {
             return Err(ConfigError::malformed(
@@ -271,11 +306,108 @@ impl CommonConfig {
             environment: env.parse_or("ENVIRONMENT", Environment::Development)?,
             log_filter,
             otlp_endpoint,
-            health_check_interval: env
-                .seconds_or("HEALTH_CHECK_INTERVAL", Duration::from_secs(30))?,
+            health_check_interval: env.seconds_within(
+                "HEALTH_CHECK_INTERVAL",
+                Duration::from_secs(30),
+                Duration::from_millis(100)..=Duration::from_secs(3600),
+            )?,
             admin_ids: env.list_or("ADMIN_IDS", vec![])?,
+            deadlines: Deadlines::from_env(env)?,
         })
     }
+}
+
+/// The deadlines of one update, which must nest so the innermost gives up
+/// first and every layer can still answer the one outside it:
+/// one Heleket call < the bot's wait on payments < the gateway's budget for
+/// an update < nginx's `proxy_read_timeout`. Every service reads all four
+/// and refuses to start, naming them, when they do not nest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// `HELEKET_REQUEST_TIMEOUT`: one Heleket operation (its retries included).
+    pub heleket_call: Duration,
+    /// `PAYMENTS_CALL_TIMEOUT`: how long the bot waits for one payments call.
+    pub payments_call: Duration,
+    /// `HANDOVER_TIMEOUT`: the gateway's whole budget for answering one update
+    /// (waiting for the chat's turn, the claim and the hand-over to the bot).
+    pub update_budget: Duration,
+    /// `NGINX_PROXY_READ_TIMEOUT`: how long nginx waits for the gateway.
+    pub nginx_read: Duration,
+}
+
+impl Deadlines {
+    pub const DEFAULT: Deadlines = Deadlines {
+        heleket_call: Duration::from_secs(10),
+        payments_call: Duration::from_secs(15),
+        update_budget: Duration::from_secs(25),
+        nginx_read: Duration::from_secs(30),
+    };
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Deadlines::DEFAULT;
+        // A deadline of zero would fail everything; one of minutes would hold
+        // a buyer (and Telegram's delivery) hostage.
+        let range = Duration::from_millis(100)..=Duration::from_secs(300);
+        let got = Deadlines {
+            heleket_call: env.seconds_within(
+                "HELEKET_REQUEST_TIMEOUT",
+                d.heleket_call,
+                range.clone(),
+            )?,
+            payments_call: env.seconds_within(
+                "PAYMENTS_CALL_TIMEOUT",
+                d.payments_call,
+                range.clone(),
+            )?,
+            update_budget: env.seconds_within(
+                "HANDOVER_TIMEOUT",
+                d.update_budget,
+                range.clone(),
+            )?,
+            nginx_read: env.seconds_within("NGINX_PROXY_READ_TIMEOUT", d.nginx_read, range)?,
+        };
+        let chain = [
+            ("HELEKET_REQUEST_TIMEOUT", got.heleket_call),
+            ("PAYMENTS_CALL_TIMEOUT", got.payments_call),
+            ("HANDOVER_TIMEOUT", got.update_budget),
+            ("NGINX_PROXY_READ_TIMEOUT", got.nginx_read),
+        ];
+        for pair in chain.windows(2) {
+            let ((inner, a), (outer, b)) = (pair[0], pair[1]);
+            if a >= b {
+                return Err(ConfigError::malformed(
+                    inner,
+                    &a.as_secs_f64().to_string(),
+                    format!(
+                        "deadlines must nest: {inner} ({}s) must be shorter than {outer} ({}s), \
+                         in the order HELEKET_REQUEST_TIMEOUT < PAYMENTS_CALL_TIMEOUT < \
+                         HANDOVER_TIMEOUT < NGINX_PROXY_READ_TIMEOUT",
+                        a.as_secs_f64(),
+                        b.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+        Ok(got)
+    }
+}
+
+/// Variables of the seed's `.env` that mean nothing here. They are accepted
+/// (so the seed's file starts the fleet) and checked for their type, but
+/// ignored; the README says why for each.
+pub const SEED_IGNORED: &[&str] = &[
+    // A Python exception class name: our breaker counts Heleket outages
+    // (timeouts, transport errors, 5xx) and never a refusal (4xx).
+    "CIRCUIT_BREAKER_EXPECTED_EXCEPTION",
+    // redis-py's retry flag: our Redis commands fail fast and the caller
+    // (Telegram, Heleket, the reconciler) retries the whole operation.
+    "REDIS_RETRY_ON_TIMEOUT",
+];
+
+fn accept_seed_leftovers(env: &Env) -> Result<(), ConfigError> {
+    let _ = env.get("CIRCUIT_BREAKER_EXPECTED_EXCEPTION");
+    env.bool_or("REDIS_RETRY_ON_TIMEOUT", true)?;
+    Ok(())
 }
 
 /// A listen address such as `0.0.0.0:50051`.

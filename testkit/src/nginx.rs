@@ -34,6 +34,8 @@ pub struct NginxOptions {
     /// Addresses/CIDRs whose `X-Forwarded-For` nginx believes (`set_real_ip_from`).
     /// Empty: trust nobody, the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// `proxy_read_timeout`: how long nginx waits for the gateway.
+    pub read_timeout: Duration,
 }
 
 impl NginxOptions {
@@ -43,7 +45,13 @@ impl NginxOptions {
         NginxOptions {
             webhook_path: webhook_path.to_owned(),
             trusted_proxies: vec!["127.0.0.1/32".to_owned()],
+            read_timeout: Duration::from_secs(30),
         }
+    }
+
+    pub fn with_read_timeout(mut self, t: Duration) -> NginxOptions {
+        self.read_timeout = t;
+        self
     }
 
     /// Trusts no proxy: `X-Forwarded-For` from any client is ignored.
@@ -256,6 +264,10 @@ fn render(
         // One worker is plenty for a test and spares the 2 cores.
         ("NGX_WORKER_PROCESSES", "1".to_owned()),
         ("NGX_REAL_IP_FROM", real_ip_from),
+        (
+            "NGX_PROXY_READ_TIMEOUT",
+            format!("{}ms", opts.read_timeout.as_millis()),
+        ),
     ];
     for (name, value) in values {
         text = text.replace(&format!("${{{name}}}"), &value);

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 pub struct App {
     listener: TcpListener,
@@ -95,7 +96,13 @@ impl BotRpc for BotService {
             chat_id = req.chat_id,
             "handling update"
         );
-        let acted = self.dispatcher.handle(&update).await?;
+        // Detached: if the gateway stops waiting (or dies), tonic drops this
+        // handler, but a reaction cut half-way (the order created, its pay
+        // link never sent) is worse than one that finishes late.
+        let dispatcher = self.dispatcher.clone();
+        let acted = tokio::spawn(async move { dispatcher.handle(&update).await }.in_current_span())
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("update task failed: {e}")))??;
         metrics::counter!("bot_updates_total", "acted" => acted.to_string()).increment(1);
         Ok(Response::new(UpdateReply { acted }))
     }

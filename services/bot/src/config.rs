@@ -42,9 +42,9 @@ impl Config {
             common: CommonConfig::from_env(env)?,
             listen: listen_addr(env, "BOT_LISTEN", "0.0.0.0:50051")?,
             payments_url,
-            // Heleket can take 5-10 s to create an invoice; payments bounds it with PAYMENT_TIMEOUT.
-            payments_timeout: env.seconds_or("PAYMENT_TIMEOUT", Duration::from_secs(30))?
-                + Duration::from_secs(5),
+            // Longer than one Heleket call (payments bounds that), shorter than
+            // the gateway's budget: checked by Deadlines.
+            payments_timeout: runtime::config::Deadlines::from_env(env)?.payments_call,
             rate_limit: cache::RateLimit { per_minute, burst },
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,

@@ -149,7 +149,7 @@ impl Dispatcher {
                     .strip_prefix(cb::BUY_PREFIX)
                     .and_then(|s| s.parse::<i64>().ok())
                 {
-                    self.buy(chat, user, stars, lang).await
+                    self.buy(chat, user, stars, lang, &q.id).await
                 } else if let Some(order_id) = data.strip_prefix(cb::CHECK_PREFIX) {
                     self.check(chat, user, order_id, lang).await
                 } else {

@@ -20,6 +20,12 @@ pub enum Dialog {
 }
 
 pub const DIALOG_SCOPE: &str = "dialog";
+/// How long "this order's pay link was sent" is remembered: longer than
+/// Telegram retries an update.
+const LINK_SENT_TTL: Duration = Duration::from_secs(48 * 3600);
+/// While a link is being sent; short, so a bot that died mid-send does not
+/// keep the link from the buyer for long.
+const LINK_SENDING_LEASE: Duration = Duration::from_secs(60);
 /// A half-finished dialog is forgotten after this long.
 pub const DIALOG_TTL: Duration = Duration::from_secs(600);
 
@@ -150,30 +156,50 @@ impl Dispatcher {
         }
     }
 
+    /// A "buy" press. `press_id` (the callback query id) is the order's
+    /// idempotency key: however often Telegram delivers this press, payments
+    /// opens one order, and the pay link is sent once.
     pub async fn buy(
         &self,
         chat_id: i64,
         user_id: i64,
         stars: i64,
         lang: Lang,
+        press_id: &str,
     ) -> Result<(), ServiceError> {
         let req = CreateOrderRequest {
             user_id,
             chat_id,
             stars,
             language: lang_code(lang).into(),
+            idempotency_key: format!("tg:cbq:{press_id}"),
         };
         match self.payments.clone().create_order(req).await {
             Ok(o) => {
                 let o = o.into_inner();
-                let (text, kb) = texts::order_created(lang, &view(&o));
-                // The order exists now: failing the update would make Telegram
-                // redeliver it and open a second order. /history shows this one.
-                let opts = SendOptions::html().with_keyboard(kb);
-                if let Err(e) = self.send(chat_id, &text, &opts).await {
-                    tracing::warn!(order_id = %o.order_id, error = %e, "order created but its link was not delivered");
+                // A redelivered press gets the same order back: send its link
+                // only if no earlier attempt did.
+                let sent_key = format!("order:link:{}", o.order_id);
+                if !self.cache.claim(&sent_key, LINK_SENDING_LEASE).await? {
+                    tracing::info!(order_id = %o.order_id, "pay link already sent for this press");
+                    return Ok(());
                 }
-                Ok(())
+                let (text, kb) = texts::order_created(lang, &view(&o));
+                let opts = SendOptions::html().with_keyboard(kb);
+                match self.send(chat_id, &text, &opts).await {
+                    Ok(()) => {
+                        if let Err(e) = self.cache.finish(&sent_key, LINK_SENT_TTL).await {
+                            tracing::warn!(order_id = %o.order_id, error = %e, "could not record the pay link as sent");
+                        }
+                        Ok(())
+                    }
+                    // Failing the update is safe now: the redelivery finds the same
+                    // order and sends the link then.
+                    Err(e) => {
+                        let _ = self.cache.release(&sent_key).await;
+                        Err(e)
+                    }
+                }
             }
             Err(st) if st.code() == Code::InvalidArgument => {
                 self.send(chat_id, texts::invalid_order(lang), &SendOptions::default())

@@ -11,6 +11,7 @@ use fred::prelude::{
 };
 use fred::types::config::UnresponsiveConfig;
 use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
+use secrecy::ExposeSecret;
 use tokio::time::{Instant, sleep};
 
 use crate::config::{NodeAddr, RedisConfig};
@@ -52,7 +53,7 @@ impl Node {
             // background under the reconnect policy instead of failing
             // `connect` (services start before Redis and say so in /health).
             fail_fast: false,
-            password: cfg.password.clone(),
+            password: cfg.password.as_ref().map(|p| p.expose_secret().to_string()),
             server: ServerConfig::new_centralized(addr.host.clone(), addr.port),
             ..Config::default()
         };
@@ -61,7 +62,7 @@ impl Node {
                 perf.default_command_timeout = timeout;
             })
             .with_connection_config(|conn| {
-                conn.connection_timeout = timeout;
+                conn.connection_timeout = cfg.connect_timeout;
                 conn.internal_command_timeout = timeout;
                 // A node that stops answering without closing the socket (a
                 // blackholed host) is dropped and reconnected, so later

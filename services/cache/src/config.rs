@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use runtime::config::{ConfigError, Env};
+use secrecy::{ExposeSecret, SecretString};
 
 pub const DEFAULT_PORT: u16 = 6379;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10;
@@ -33,23 +34,38 @@ impl fmt::Display for NodeAddr {
 }
 
 /// Settings for [`Cache::connect`](crate::Cache::connect).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RedisConfig {
     /// Takes every write and every read that must see the latest write.
     pub master: NodeAddr,
     /// Serve cached lookups; may be empty (then the master serves them).
     pub replicas: Vec<NodeAddr>,
     /// Sent as AUTH to every node (the trio shares one `requirepass`).
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     /// Connections per node. fred multiplexes commands on each connection, so a
     /// few go a long way; more only help with very high concurrency.
     pub max_connections: usize,
     /// Bounds every command, connection attempt and health PING, so a dead or
     /// wedged node turns into an error instead of a hang.
     pub socket_timeout: Duration,
+    /// `REDIS_SOCKET_CONNECT_TIMEOUT`: establishing a connection (default: the socket timeout).
+    pub connect_timeout: Duration,
     /// Put in front of every key, so several deployments or tests can share
     /// one Redis without seeing each other's keys.
     pub key_prefix: String,
+}
+
+impl PartialEq for RedisConfig {
+    fn eq(&self, o: &Self) -> bool {
+        let pw = |c: &RedisConfig| c.password.as_ref().map(|p| p.expose_secret().to_string());
+        self.master == o.master
+            && self.replicas == o.replicas
+            && pw(self) == pw(o)
+            && self.max_connections == o.max_connections
+            && self.socket_timeout == o.socket_timeout
+            && self.connect_timeout == o.connect_timeout
+            && self.key_prefix == o.key_prefix
+    }
 }
 
 // By hand, so the password never ends up in a log line.
@@ -61,6 +77,7 @@ impl fmt::Debug for RedisConfig {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("max_connections", &self.max_connections)
             .field("socket_timeout", &self.socket_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("key_prefix", &self.key_prefix)
             .finish()
     }
@@ -76,6 +93,7 @@ impl RedisConfig {
             password: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             socket_timeout: DEFAULT_SOCKET_TIMEOUT,
+            connect_timeout: DEFAULT_SOCKET_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_string(),
         }
     }
@@ -86,7 +104,7 @@ impl RedisConfig {
     }
 
     pub fn with_password(mut self, password: impl Into<String>) -> RedisConfig {
-        self.password = Some(password.into());
+        self.password = Some(SecretString::from(password.into()));
         self
     }
 
@@ -97,6 +115,7 @@ impl RedisConfig {
 
     pub fn with_socket_timeout(mut self, timeout: Duration) -> RedisConfig {
         self.socket_timeout = timeout;
+        self.connect_timeout = timeout;
         self
     }
 
@@ -148,9 +167,14 @@ impl RedisConfig {
         Ok(RedisConfig {
             master: NodeAddr::new(master_host, master_port),
             replicas,
-            password: env.optional("REDIS_PASSWORD"),
+            password: env.optional("REDIS_PASSWORD").map(SecretString::from),
             max_connections,
             socket_timeout,
+            connect_timeout: env.seconds_within(
+                "REDIS_SOCKET_CONNECT_TIMEOUT",
+                socket_timeout,
+                Duration::from_millis(50)..=Duration::from_secs(300),
+            )?,
             key_prefix: env.string_or("REDIS_KEY_PREFIX", DEFAULT_KEY_PREFIX),
         })
     }
@@ -178,7 +202,7 @@ mod tests {
         assert_eq!(cfg.max_connections, 10);
         assert_eq!(cfg.socket_timeout, Duration::from_secs(5));
         assert_eq!(cfg.key_prefix, "starshop:");
-        assert_eq!(cfg.password, None);
+        assert!(cfg.password.is_none());
     }
 
     #[test]

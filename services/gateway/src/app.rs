@@ -29,13 +29,13 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
-        let bot_channel = runtime::grpc::channel(&config.bot_url, config.handover_timeout)?;
-        let payments_channel =
-            runtime::grpc::channel(&config.payments_url, config.handover_timeout)?;
-        let broadcast_channel =
-            runtime::grpc::channel(&config.broadcast_url, config.handover_timeout)?;
+        let bot_channel = runtime::grpc::channel(&config.bot_url, config.work_limit)?;
+        let payments_channel = runtime::grpc::channel(&config.payments_url, config.work_limit)?;
+        let broadcast_channel = runtime::grpc::channel(&config.broadcast_url, config.work_limit)?;
         let listener = TcpListener::bind(config.listen).await?;
+        let tg = telegram::Bot::new(&config.telegram);
         let state = AppState {
+            tg,
             cfg: Arc::new(config),
             cache,
             db,

@@ -2,8 +2,12 @@ use ipnet::IpNet;
 use md5::{Digest, Md5};
 use runtime::config::{CommonConfig, ConfigError, Env, listen_addr, public_url};
 use runtime::db::DbConfig;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// How much longer than its answer the work on an update may take.
+const WORK_GRACE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -16,13 +20,19 @@ pub struct Config {
     /// `WEBHOOK_PORT` and `WEBHOOK_PATH`; None leaves the webhook alone.
     pub webhook_url: Option<String>,
     /// Telegram echoes this in `X-Telegram-Bot-Api-Secret-Token`.
-    pub webhook_secret: String,
+    pub webhook_secret: SecretString,
     pub bot_url: String,
     pub payments_url: String,
     pub broadcast_url: String,
-    /// How long a hand-over to a service may take before we give up and let
-    /// Telegram redeliver.
-    pub handover_timeout: Duration,
+    /// `HANDOVER_TIMEOUT`: the one budget for answering an update (waiting
+    /// for the chat's turn, the claim and the hand-over together), below
+    /// nginx's read timeout so the gateway always answers first. Work still
+    /// running when it ends is not cut: it finishes in the background (up to
+    /// [`Config::work_limit`]) and the redelivery finds it done.
+    pub update_budget: Duration,
+    /// How long the work on one update may go on at all, answered or not; the
+    /// deadline of the gRPC calls to the services.
+    pub work_limit: Duration,
     /// Peers whose `X-Real-IP` we believe (nginx). Anyone else is judged by
     /// the TCP peer address, so a client cannot spoof its address.
     pub trusted_proxies: Vec<IpNet>,
@@ -46,7 +56,7 @@ impl Config {
             ));
         }
         let webhook_secret = match env.optional("TELEGRAM_WEBHOOK_SECRET") {
-            Some(s) if valid_secret(&s) => s,
+            Some(s) if valid_secret(&s) => SecretString::from(s),
             Some(s) => {
                 return Err(ConfigError::malformed(
                     "TELEGRAM_WEBHOOK_SECRET",
@@ -54,7 +64,7 @@ impl Config {
                     "must be 1-256 characters of A-Z a-z 0-9 _ -",
                 ));
             }
-            None => derived_secret(&telegram.token),
+            None => SecretString::from(derived_secret(telegram.token.expose_secret())),
         };
         let webhook_url = match env.optional("WEBHOOK_HOST") {
             None => None,
@@ -71,8 +81,10 @@ impl Config {
                 "::1/128".parse().expect("valid"),
             ],
         )?;
+        let common = CommonConfig::from_env(env)?;
+        let budget = common.deadlines.update_budget;
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
             listen: listen_addr(env, "GATEWAY_LISTEN", "0.0.0.0:8081")?,
             webhook_path,
             webhook_url,
@@ -80,13 +92,10 @@ impl Config {
             bot_url: grpc_url(env, "BOT_GRPC_URL", "http://bot:50051")?,
             payments_url: grpc_url(env, "PAYMENTS_GRPC_URL", "http://payments:50052")?,
             broadcast_url: grpc_url(env, "BROADCAST_GRPC_URL", "http://broadcast:50053")?,
-            // Longer than the bot's own wait on payments (PAYMENT_TIMEOUT + 5 s), so a
-            // slow Heleket fails inside payments (and trips its breaker) instead of here.
-            handover_timeout: env.seconds_or(
-                "HANDOVER_TIMEOUT",
-                env.seconds_or("PAYMENT_TIMEOUT", Duration::from_secs(30))?
-                    + Duration::from_secs(15),
-            )?,
+            update_budget: budget,
+            // Room for the bot's slowest path (a payments call and replies that
+            // wait out Telegram's flood limits) after the answer has gone.
+            work_limit: budget + WORK_GRACE,
             trusted_proxies,
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,

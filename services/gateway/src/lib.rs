@@ -6,6 +6,7 @@ mod callbacks;
 mod chat_order;
 mod client_ip;
 pub mod config;
+mod dead_letter;
 mod health;
 mod register;
 mod state;

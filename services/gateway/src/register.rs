@@ -2,16 +2,20 @@
 //! background until Telegram accepts it, so the gateway never blocks its own
 //! start on Telegram being reachable.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "my_chat_member"];
 
-pub fn spawn(bot: telegram::Bot, url: String, secret: String, shutdown: CancellationToken) {
+pub fn spawn(bot: telegram::Bot, url: String, secret: SecretString, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut delay = Duration::from_millis(500);
         loop {
-            match bot.set_webhook(&url, &secret, ALLOWED_UPDATES).await {
+            match bot
+                .set_webhook(&url, secret.expose_secret(), ALLOWED_UPDATES)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(%url, "webhook registered with Telegram");
                     return;

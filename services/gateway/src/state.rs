@@ -19,4 +19,6 @@ pub struct AppState {
     pub payments_channel: TracedChannel,
     pub broadcast_channel: TracedChannel,
     pub chats: ChatLocks,
+    /// For alerts to the admins (parked updates).
+    pub tg: telegram::Bot,
 }

@@ -13,12 +13,14 @@ use axum::http::{HeaderMap, StatusCode};
 use cache::ClaimState;
 use proto::bot::UpdateRequest;
 use runtime::ServiceError;
+use secrecy::ExposeSecret;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 
-/// How long a claim outlives the hand-over deadline: covers the time to
-/// answer and nginx's read timeout, so a live claim is never taken over,
-/// while an update claimed by a crashed gateway is handled again soon.
+/// How long a claim outlives the longest the work may take, so a live claim
+/// is never taken over, while an update claimed by a crashed gateway is
+/// handled again soon.
 const CLAIM_MARGIN: Duration = Duration::from_secs(35);
 /// Telegram keeps undelivered updates for 24 h; remember handled ones as long.
 const DONE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -30,7 +32,7 @@ pub async fn telegram_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ServiceError> {
-    if !secret_matches(&headers, &s.cfg.webhook_secret) {
+    if !secret_matches(&headers, s.cfg.webhook_secret.expose_secret()) {
         metrics::counter!("gateway_updates_total", "outcome" => "bad_secret").increment(1);
         tracing::warn!("update with a wrong or missing secret token rejected");
         return Err(ServiceError::Unauthorized);
@@ -46,15 +48,52 @@ pub async fn telegram_update(
     };
     let update_id = update.update_id;
     let chat_id = update.chat_id();
-    let key = format!("tg:update:{update_id}");
+    let budget = s.cfg.update_budget;
 
+    // The work runs in a task of its own. If nginx or Telegram stop waiting,
+    // axum drops this handler, but the task goes on: a hand-over cut in half
+    // would leave the claim "processing" and the bot's handler dropped
+    // mid-way (after the order, before the pay link).
+    let work = tokio::spawn(handle(s, update_id, chat_id, body).in_current_span());
+    match tokio::time::timeout(budget, work).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(ServiceError::Internal(anyhow::anyhow!(
+            "update {update_id} task failed: {e}"
+        ))),
+        // Still running: Telegram will redeliver, and the copy finds the
+        // claim "processing" (503 again) or "done" (200).
+        Err(_) => {
+            metrics::counter!("gateway_updates_total", "outcome" => "over_budget").increment(1);
+            tracing::info!(
+                update_id,
+                ?budget,
+                "update not finished within its budget; answered 503, work goes on"
+            );
+            Err(ServiceError::Unavailable(format!(
+                "update {update_id} is still being handled"
+            )))
+        }
+    }
+}
+
+/// Waits for the chat's turn, claims the update, hands it to the bot and
+/// records the outcome. Runs to the end whoever waits for it.
+async fn handle(
+    s: AppState,
+    update_id: i64,
+    chat_id: i64,
+    body: Bytes,
+) -> Result<StatusCode, ServiceError> {
+    let key = format!("tg:update:{update_id}");
     // Queue behind earlier updates of the chat first, then claim: the claim's
-    // lease starts only when this copy is about to be handled.
-    let Ok(_in_order) = tokio::time::timeout(s.cfg.handover_timeout, s.chats.lock(chat_id)).await
+    // lease starts only when this copy is about to be handled. Waiting longer
+    // than the budget is pointless: the answer has gone, and Telegram will
+    // redeliver this copy.
+    let Ok(_in_order) = tokio::time::timeout(s.cfg.update_budget, s.chats.lock(chat_id)).await
     else {
         return Err(ServiceError::Unavailable(format!("chat {chat_id} is busy")));
     };
-    let lease = s.cfg.handover_timeout + CLAIM_MARGIN;
+    let lease = s.cfg.work_limit + CLAIM_MARGIN;
     let mut claimed = s.cache.claim(&key, lease).await?;
     if !claimed {
         match s.cache.claim_state(&key).await? {
@@ -89,10 +128,7 @@ pub async fn telegram_update(
     };
     match s.bot.clone().handle_update(req).await {
         Ok(_) => {
-            if let Err(e) = s.cache.finish(&key, DONE_TTL).await {
-                // The claim expires by itself; a redelivery after that would be handled again.
-                tracing::warn!(update_id, error = %e, "could not mark update done");
-            }
+            mark_done(&s, &key, update_id).await;
             metrics::counter!("gateway_updates_total", "outcome" => "handled").increment(1);
             Ok(StatusCode::OK)
         }
@@ -100,7 +136,17 @@ pub async fn telegram_update(
             let err = ServiceError::from_status(&status);
             if let ServiceError::InvalidInput(reason) = &err {
                 tracing::warn!(update_id, %reason, "bot refused the update; dropped");
-                let _ = s.cache.finish(&key, DONE_TTL).await;
+                mark_done(&s, &key, update_id).await;
+                return Ok(StatusCode::OK);
+            }
+            // The bot failed on this very update (not "down", not "busy"):
+            // after a few tries it is parked, or it would block its chat for
+            // as long as Telegram retries.
+            if let ServiceError::Internal(e) = &err
+                && crate::dead_letter::record_failure(&s, update_id, chat_id, &body, &e.to_string())
+                    .await
+            {
+                mark_done(&s, &key, update_id).await;
                 return Ok(StatusCode::OK);
             }
             // Let the redelivery take the claim.
@@ -114,6 +160,14 @@ pub async fn telegram_update(
                 other => ServiceError::Unavailable(other.to_string()),
             })
         }
+    }
+}
+
+async fn mark_done(s: &AppState, key: &str, update_id: i64) {
+    if let Err(e) = s.cache.finish(key, DONE_TTL).await {
+        // The claim expires by itself; a redelivery after that would be handled again
+        // (an order it creates is still deduplicated by payments).
+        tracing::warn!(update_id, error = %e, "could not mark update done");
     }
 }
 

@@ -210,7 +210,8 @@ impl PaymentsRpc for PaymentsService {
         let r = req.into_inner();
         let p = self.p.clone();
         let o = detached(async move {
-            p.create_order(r.user_id, r.chat_id, r.stars, &r.language)
+            let key = Some(r.idempotency_key.as_str()).filter(|k| !k.is_empty());
+            p.create_order(r.user_id, r.chat_id, r.stars, &r.language, key)
                 .await
         })
         .await?;

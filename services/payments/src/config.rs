@@ -1,6 +1,7 @@
 use crate::pricing::Pricing;
 use runtime::config::{CommonConfig, ConfigError, Env, listen_addr, public_url};
 use runtime::db::DbConfig;
+use secrecy::SecretString;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ pub struct HeleketConfig {
     /// `MERCHANT_UUID`, sent as the `merchant` header.
     pub merchant: String,
     /// `API_KEY`, the payment key: signs requests and verifies callbacks.
-    pub api_key: String,
+    pub api_key: SecretString,
     /// `HELEKET_API_BASE` (default https://api.heleket.com).
     pub api_base: String,
-    /// `PAYMENT_TIMEOUT`: the deadline of one Heleket call (Heleket can take 5-10 s).
+    /// `HELEKET_REQUEST_TIMEOUT` (the innermost of [`runtime::config::Deadlines`]):
+    /// the deadline of one Heleket operation. Not `PAYMENT_TIMEOUT`, which is
+    /// the invoice lifetime, as in the seed.
     pub timeout: Duration,
     /// `CIRCUIT_BREAKER_FAILURE_THRESHOLD`: consecutive failures that open the breaker.
     pub breaker_threshold: u32,
@@ -43,12 +46,15 @@ impl HeleketConfig {
         }
         Ok(HeleketConfig {
             merchant: env.required("MERCHANT_UUID")?,
-            api_key: env.required("API_KEY")?,
+            api_key: SecretString::from(env.required("API_KEY")?),
             api_base: api_base.trim_end_matches('/').to_string(),
-            timeout: env.seconds_or("PAYMENT_TIMEOUT", Duration::from_secs(30))?,
+            timeout: runtime::config::Deadlines::from_env(env)?.heleket_call,
             breaker_threshold,
-            breaker_recovery: env
-                .seconds_or("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", Duration::from_secs(60))?,
+            breaker_recovery: env.seconds_within(
+                "CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
+                Duration::from_secs(60),
+                Duration::from_millis(100)..=Duration::from_secs(3600),
+            )?,
             allowed_ips: env.list_or(
                 "HELEKET_ALLOWED_IPS",
                 vec!["31.133.220.8".parse().expect("valid ip")],
@@ -71,7 +77,8 @@ pub struct Config {
     /// `WEBHOOK_HOST`[:`WEBHOOK_PORT`]`/heleket/webhook`; None sends no
     /// `url_callback` (the reconciler still finds the payment).
     pub callback_url: Option<String>,
-    /// `INVOICE_LIFETIME` (seconds, Heleket allows 300-43200).
+    /// `PAYMENT_TIMEOUT`, the seed's name: how long a buyer has to pay an
+    /// invoice (seconds; Heleket allows 300-43200).
     pub invoice_lifetime: Duration,
     /// `RECONCILE_INTERVAL`: how often open orders are checked with Heleket.
     pub reconcile_interval: Duration,
@@ -107,22 +114,36 @@ impl Config {
                 )?),
                 (None, None) => None,
             },
-            invoice_lifetime: {
-                let d = env.seconds_or("INVOICE_LIFETIME", Duration::from_secs(3600))?;
-                if !(300..=43200).contains(&d.as_secs()) {
-                    return Err(ConfigError::malformed(
-                        "INVOICE_LIFETIME",
-                        &d.as_secs().to_string(),
-                        "Heleket allows 300-43200 seconds",
-                    ));
-                }
-                d
-            },
-            reconcile_interval: env.seconds_or("RECONCILE_INTERVAL", Duration::from_secs(60))?,
-            reconcile_min_age: env.seconds_or("RECONCILE_MIN_AGE", Duration::from_secs(120))?,
-            callback_lease: env.seconds_or("CALLBACK_LEASE", Duration::from_secs(30))?,
-            status_check_cooldown: env
-                .seconds_or("STATUS_CHECK_COOLDOWN", Duration::from_secs(10))?,
+            // Whole seconds: Heleket takes an integer `lifetime`.
+            invoice_lifetime: Duration::from_secs(
+                env.seconds_within(
+                    "PAYMENT_TIMEOUT",
+                    Duration::from_secs(3600),
+                    Duration::from_secs(300)..=Duration::from_secs(43200),
+                )?
+                .as_secs(),
+            ),
+            // Zero would busy-loop the reconciler; a day is as rare as it is useful.
+            reconcile_interval: env.seconds_within(
+                "RECONCILE_INTERVAL",
+                Duration::from_secs(60),
+                Duration::from_millis(100)..=Duration::from_secs(86400),
+            )?,
+            reconcile_min_age: env.seconds_within(
+                "RECONCILE_MIN_AGE",
+                Duration::from_secs(120),
+                Duration::ZERO..=Duration::from_secs(86400),
+            )?,
+            callback_lease: env.seconds_within(
+                "CALLBACK_LEASE",
+                Duration::from_secs(30),
+                Duration::from_millis(100)..=Duration::from_secs(3600),
+            )?,
+            status_check_cooldown: env.seconds_within(
+                "STATUS_CHECK_COOLDOWN",
+                Duration::from_secs(10),
+                Duration::ZERO..=Duration::from_secs(3600),
+            )?,
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::notify::Notifier;
 use crate::orders::{self, Effect, Meaning, NewOrder, Order};
 use crate::pricing::Pricing;
 use runtime::ServiceError;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -93,13 +94,14 @@ impl Payments {
         chat_id: i64,
         stars: i64,
         language: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<Order, ServiceError> {
         self.pricing.validate(stars)?;
         let language = if language == "ru" { "ru" } else { "en" };
         let amount = self.pricing.price(stars);
         // Stored first: whatever happens to the Heleket call, the order exists
         // and its id is the idempotency key of the invoice.
-        let order = orders::insert(
+        let (order, created) = orders::insert(
             &self.db,
             &NewOrder {
                 user_id,
@@ -108,9 +110,30 @@ impl Payments {
                 amount,
                 currency: &self.pricing.currency,
                 language,
+                idempotency_key,
             },
         )
         .await?;
+        if !created {
+            if order.user_id != user_id || order.stars != stars {
+                return Err(ServiceError::InvalidInput(
+                    "idempotency key already used for another order".into(),
+                ));
+            }
+            metrics::counter!("orders_deduplicated_total").increment(1);
+            match order.status.as_str() {
+                // Stored, but the first attempt has not attached an invoice (still
+                // running, or it died): asking Heleket again with the same order id
+                // returns the same invoice, so carry on below.
+                "new" => {}
+                "failed" => {
+                    return Err(ServiceError::Unavailable(
+                        "payments temporarily unavailable: the invoice could not be created".into(),
+                    ));
+                }
+                _ => return Ok(order),
+            }
+        }
         let mut req = serde_json::json!({
             "amount": amount.to_string(),
             "currency": self.pricing.currency,
@@ -234,7 +257,7 @@ impl Payments {
                 "callbacks are not accepted from {source_ip}"
             )));
         }
-        let payload = match callback::verify(raw, &self.heleket.config().api_key) {
+        let payload = match callback::verify(raw, self.heleket.config().api_key.expose_secret()) {
             Ok(p) => p,
             Err(VerifyError::Malformed(m)) => {
                 metrics::counter!("heleket_callbacks_total", "outcome" => "malformed").increment(1);

@@ -87,10 +87,14 @@ pub enum Effect {
     Nothing,
 }
 
-pub async fn insert(db: &PgPool, o: &NewOrder<'_>) -> Result<Order, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "INSERT INTO orders (id, user_id, chat_id, stars, amount, currency, language)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+/// Stores a new order; with an idempotency key already used, stores nothing
+/// and returns the order of that key (`false`: not created now).
+pub async fn insert(db: &PgPool, o: &NewOrder<'_>) -> Result<(Order, bool), sqlx::Error> {
+    let inserted: Option<Order> = sqlx::query_as(concat!(
+        "INSERT INTO orders (id, user_id, chat_id, stars, amount, currency, language, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING ",
         order_columns!(),
         ""
     ))
@@ -101,8 +105,21 @@ pub async fn insert(db: &PgPool, o: &NewOrder<'_>) -> Result<Order, sqlx::Error>
     .bind(o.amount)
     .bind(o.currency)
     .bind(o.language)
+    .bind(o.idempotency_key)
+    .fetch_optional(db)
+    .await?;
+    if let Some(order) = inserted {
+        return Ok((order, true));
+    }
+    let existing = sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE idempotency_key = $1"
+    ))
+    .bind(o.idempotency_key)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((existing, false))
 }
 
 pub struct NewOrder<'a> {
@@ -112,6 +129,8 @@ pub struct NewOrder<'a> {
     pub amount: Decimal,
     pub currency: &'a str,
     pub language: &'a str,
+    /// None: every call creates an order.
+    pub idempotency_key: Option<&'a str>,
 }
 
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Order>, sqlx::Error> {

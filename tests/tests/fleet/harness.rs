@@ -103,7 +103,11 @@ impl Fleet {
             ("REDIS_SOCKET_TIMEOUT", "1".to_string()),
             ("HELEKET_ALLOWED_IPS", "127.0.0.1".to_string()),
             ("ADMIN_IDS", ADMIN.to_string()),
-            ("PAYMENT_TIMEOUT", "2".to_string()),
+            // Short deadlines that still nest (the gateway checks the order).
+            ("HELEKET_REQUEST_TIMEOUT", "2".to_string()),
+            ("PAYMENTS_CALL_TIMEOUT", "3".to_string()),
+            ("HANDOVER_TIMEOUT", "5".to_string()),
+            ("NGINX_PROXY_READ_TIMEOUT", "8".to_string()),
             ("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "3".to_string()),
             ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "1".to_string()),
             // The reconciler is switched on only by the tests about it.
@@ -121,9 +125,15 @@ impl Fleet {
         let gateway_port = testkit::ports::free_port();
         // The test client plays the internet: nginx must not trust its
         // X-Forwarded-For, even though it connects from loopback.
+        let read_timeout: f64 = env
+            .get("NGINX_PROXY_READ_TIMEOUT")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30.0);
         let nginx = Nginx::start_with(
             SocketAddr::from(([127, 0, 0, 1], gateway_port)),
-            NginxOptions::new("/webhook").trusting_nobody(),
+            NginxOptions::new("/webhook")
+                .trusting_nobody()
+                .with_read_timeout(Duration::from_secs_f64(read_timeout)),
         )
         .await
         .expect("nginx");

@@ -9,6 +9,7 @@ pub mod sign;
 use crate::config::HeleketConfig;
 use breaker::{Breaker, BreakerState, StateProbe};
 use failsafe::futures::CircuitBreaker as _;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -85,7 +86,7 @@ impl Heleket {
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, HeleketError> {
         // Serialize once and sign these very bytes; re-serializing would change them.
         let bytes = serde_json::to_vec(body).expect("JSON values serialize");
-        let sign = sign::sign(&bytes, &self.cfg.api_key);
+        let sign = sign::sign(&bytes, self.cfg.api_key.expose_secret());
         let url = format!("{}{}", self.cfg.api_base, path);
         let request = runtime::http::traced(
             self.http

@@ -77,12 +77,17 @@ start_postgres() {
     as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale --no-sync \
         >"$LOGS/initdb.log" 2>&1 || { log "initdb failed:"; cat "$LOGS/initdb.log" >&2; return 1; }
 
+    # TLS with a private CA and a certificate for "localhost" only, so tests can prove that
+    # DATABASE_URL's ssl=require verifies the chain (fails without sslrootcert) and the host
+    # name (fails for 127.0.0.1). Plain connections keep working for everything else.
+    make_pg_tls "$pg_dir/tls"
+
     # Durability is pointless for a throwaway server and fsync dominates test time.
     # Many tests run at once, each with pools of its own: allow plenty of connections.
     for _ in 1 2 3; do
         port="$(free_port)"
         if as_pg "$bin/pg_ctl" -D "$data" -l "$pg_dir/postgres.log" -w -t 60 -o \
-            "-h 127.0.0.1 -p $port -k $pg_dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" \
+            "-h 127.0.0.1 -p $port -k $pg_dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500 -c ssl=on -c ssl_cert_file=$pg_dir/tls/server.crt -c ssl_key_file=$pg_dir/tls/server.key" \
             start >/dev/null; then
             ok=1
             break
@@ -102,9 +107,25 @@ start_postgres() {
     "$bin/psql" -q -X -v ON_ERROR_STOP=1 "postgresql://postgres@127.0.0.1:$port/postgres" \
         -c "CREATE ROLE starshop LOGIN SUPERUSER PASSWORD 'starshop'" \
         -c "CREATE DATABASE starshop OWNER starshop" >/dev/null
+    PG_TLS_CA="$pg_dir/tls/ca.crt"
     PG_URL="postgres://starshop:starshop@127.0.0.1:$port/starshop"
     PG_ADMIN_URL="postgres://starshop:starshop@127.0.0.1:$port/postgres"
     log "postgres ready on 127.0.0.1:$port (data $data)"
+}
+
+make_pg_tls() { # make_pg_tls DIR: ca.crt, server.crt/key (CN and SAN localhost), owned by postgres
+    local dir=$1
+    mkdir -p "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=starshop test CA" \
+        -keyout "$dir/ca.key" -out "$dir/ca.crt" >/dev/null 2>&1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$dir/server.key" -out "$dir/server.csr" >/dev/null 2>&1
+    printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >"$dir/ext.cnf"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 2 -extfile "$dir/ext.cnf" -out "$dir/server.crt" >/dev/null 2>&1
+    chmod 600 "$dir/server.key"
+    [[ $EUID -eq 0 ]] && chown -R postgres: "$dir"
+    chmod 644 "$dir/ca.crt"
 }
 
 start_redis() { # start_redis NAME ROLE(master|replica) [MASTER_PORT]; sets REDIS_PORT
@@ -216,6 +237,8 @@ cmd_up() {
         # Markers so a later `up` from a shell that sourced this file starts fresh
         # servers instead of mistaking these for user-provided ones.
         [[ -n $owned_pg ]] && printf 'export STARSHOP_INFRA_PG_URL=%q\n' "$owned_pg"
+        # The CA of our Postgres's TLS certificate (for "localhost"); tests of TLS use it.
+        [[ -n ${PG_TLS_CA:-} ]] && printf 'export TEST_PG_TLS_CA=%q\n' "$PG_TLS_CA"
         [[ -n $owned_redis ]] && printf 'export STARSHOP_INFRA_REDIS=%q\n' "$owned_redis"
         true
     } >"$tmp"

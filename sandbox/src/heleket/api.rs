@@ -52,7 +52,13 @@ async fn v1(
         status: 0,
         at: SystemTime::now(),
     };
-    let mode = state.lock().mode;
+    let (mode, latency) = {
+        let inner = state.lock();
+        (inner.mode, inner.latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let (status, reply) = match mode {
         Mode::Hang => {
             state.lock().requests.push(request);

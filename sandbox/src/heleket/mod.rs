@@ -130,6 +130,8 @@ pub(crate) struct Inner {
     pub invoices: Vec<Invoice>,
     pub requests: Vec<RecordedRequest>,
     pub mode: Mode,
+    /// Added before every answer: a slow but working Heleket.
+    pub latency: Duration,
 }
 
 impl State {
@@ -269,6 +271,11 @@ impl FakeHeleket {
 
     pub fn mode(&self) -> Mode {
         self.state.lock().mode
+    }
+
+    /// Makes every API call take `latency` longer (then answer normally).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.lock().latency = latency;
     }
 
     /// All invoices in creation order, expired ones already reported as `cancel`.

@@ -29,7 +29,7 @@ pub struct Running {
 }
 
 impl Running {
-    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Running
+    pub fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Running
     where
         F: Future<Output = std::io::Result<()>> + Send + 'static,
     {
@@ -68,14 +68,18 @@ impl Fleet {
 
     /// Starts everything; `tweak` may change the environment first.
     pub async fn start_with(tweak: impl FnOnce(&mut Env)) -> Fleet {
+        Self::start_custom(TelegramOptions::default(), tweak).await
+    }
+
+    /// Like [`Fleet::start_with`], with the fake Telegram's knobs too
+    /// (delivery timeout, attempts).
+    pub async fn start_custom(tg_opts: TelegramOptions, tweak: impl FnOnce(&mut Env)) -> Fleet {
         // One subscriber and tracer per test process (nextest runs each test
         // in its own process), so trace ids are minted and propagated.
         runtime::telemetry::init("e2e", "info,sqlx=warn,fred=warn", None).expect("telemetry");
         runtime::http::install_crypto();
 
-        let tg = FakeTelegram::start(TelegramOptions::default())
-            .await
-            .expect("fake telegram");
+        let tg = FakeTelegram::start(tg_opts).await.expect("fake telegram");
         let heleket = FakeHeleket::start(HeleketOptions {
             merchant: MERCHANT.into(),
             api_key: API_KEY.into(),

@@ -1,6 +1,7 @@
 //! End-to-end tests of the fleet through nginx, against real Postgres, Redis
 //! (master + 2 replicas) and nginx. One binary, so the services link once.
 
+mod hardening;
 mod harness;
 
 mod compose;

@@ -4,8 +4,8 @@
 #   scripts/deps.sh
 #
 # Debian packages: PostgreSQL server binaries, redis-server, nginx, openssl, curl,
-# ca-certificates (and build-essential if there is no C compiler). The Rust toolchain is
-# not installed here (rustup is preinstalled on our machines); we only check for it.
+# ca-certificates (and build-essential if there is no C compiler); and the Rust toolchain
+# when cargo is missing or older than the workspace's rust-version (rustup, stable).
 # Idempotent and quiet when everything is present: test.sh and up.sh call it every time.
 set -euo pipefail
 
@@ -50,13 +50,37 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if ! command -v cargo >/dev/null; then
-    if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
-        log "cargo is in ~/.cargo/bin but not on PATH: run 'source ~/.cargo/env'" >&2
-    else
-        log "cargo not found: install the Rust toolchain with rustup (https://rustup.rs)" >&2
+# The Rust toolchain: the workspace's rust-version or newer. Missing or too old, install a
+# stable one with rustup (from Debian's package when rustup itself is missing).
+[[ -x "$HOME/.cargo/bin/cargo" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+want="$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n1)"
+version_ok() { # version_ok HAVE WANT: HAVE >= WANT
+    [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
+}
+have="$(cargo --version 2>/dev/null | awk '{print $2}' || true)"
+if [[ -z $have ]] || ! version_ok "$have" "$want"; then
+    log "Rust ${have:-not found}; the workspace needs >= $want: installing a stable toolchain with rustup"
+    if ! command -v rustup >/dev/null; then
+        # Debian 13 packages rustup; on older releases use rustup's own installer.
+        "${SUDO[@]}" apt-get update -qq || true
+        if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends rustup 2>/dev/null; then
+            curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+                sh -s -- -y --profile minimal --default-toolchain none || {
+                log "could not get rustup (no network?); install Rust >= $want yourself (https://rustup.rs)" >&2
+                exit 1
+            }
+            export PATH="$HOME/.cargo/bin:$PATH"
+        fi
     fi
-    exit 1
+    if ! rustup toolchain install stable --profile minimal -c rustfmt -c clippy ||
+        ! rustup default stable; then
+        log "rustup could not download a toolchain (no network?); install Rust >= $want yourself" >&2
+        exit 1
+    fi
+    export PATH="$HOME/.cargo/bin:$PATH"
+    have="$(cargo --version | awk '{print $2}')"
+    version_ok "$have" "$want" || { log "cargo $have is still older than $want" >&2; exit 1; }
+    log "cargo $have installed; new shells need: source ~/.cargo/env"
 fi
 
 # cargo-nextest is optional: test.sh falls back to `cargo test` without it, because

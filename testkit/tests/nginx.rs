@@ -245,3 +245,48 @@ async fn admin_api_is_rate_limited_with_429() {
     assert!(limited > 0, "no request was rate limited");
     assert!(limited < 100, "the burst must be allowed");
 }
+
+/// Sends `n` webhook POSTs as the client `ip` (through the trusted loopback
+/// proxy), 4 at a time, and counts the 429s.
+async fn webhook_429s(nginx: &Nginx, ip: &str, n: usize) -> usize {
+    let c = client(nginx);
+    let url = format!("{}/webhook", nginx.http_url());
+    let limited = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (c, url, ip, limited) = (c.clone(), url.clone(), ip.to_owned(), limited.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..n / 4 {
+                let resp = c
+                    .post(&url)
+                    .header("X-Forwarded-For", &ip)
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap();
+                match resp.status() {
+                    StatusCode::OK => {}
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        limited.fetch_add(1, Ordering::SeqCst);
+                    }
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    limited.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn telegrams_webhook_ranges_are_never_rate_limited_and_others_are() {
+    let up = start_echo().await;
+    let nginx = Nginx::start(up.addr, "/webhook").await.unwrap();
+    // 200 r/s with a burst of 400 per address: 2000 back-to-back requests from
+    // one ordinary address must be limited, from Telegram's ranges never.
+    assert!(webhook_429s(&nginx, "203.0.113.9", 2000).await > 0);
+    assert_eq!(webhook_429s(&nginx, "149.154.167.220", 2000).await, 0);
+    assert_eq!(webhook_429s(&nginx, "91.108.6.5", 2000).await, 0);
+}

@@ -64,13 +64,21 @@ impl Node {
             .with_connection_config(|conn| {
                 conn.connection_timeout = cfg.connect_timeout;
                 conn.internal_command_timeout = timeout;
-                // A node that stops answering without closing the socket (a
-                // blackholed host) is dropped and reconnected, so later
-                // commands fail fast instead of each waiting out the timeout.
-                conn.unresponsive = UnresponsiveConfig {
-                    max_timeout: Some(timeout),
-                    interval: (timeout / 4).max(Duration::from_millis(50)),
-                };
+                // No "unresponsive connection" detection: in fred 10.1 the
+                // replies to a connection's set-up commands (HELLO/AUTH/ROLE)
+                // are read outside the router and never clear its
+                // `last_write`, so every connection that then sits idle for
+                // `max_timeout` is declared dead and reconnected, forever
+                // (dozens of reconnects a second per node on an idle fleet,
+                // each logged as a warning). A blackholed node is still
+                // caught: each command is bounded by `timeout`, and TCP
+                // keepalive below drops the dead socket so fail-fast applies.
+                conn.unresponsive = UnresponsiveConfig::default();
+                conn.tcp.keepalive = Some(
+                    socket2::TcpKeepalive::new()
+                        .with_time(Duration::from_secs(10))
+                        .with_interval(Duration::from_secs(5)),
+                );
             })
             .set_policy(reconnect_policy())
             .build_pool(cfg.max_connections.max(1))

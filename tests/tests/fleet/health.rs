@@ -99,3 +99,39 @@ async fn metrics_are_exposed_in_prometheus_format() {
     assert!(text.contains("http_requests_total"));
     fleet.stop().await;
 }
+
+/// Connections each Redis node has accepted since it started.
+async fn connections_received(fleet: &Fleet, port: u16) -> i64 {
+    let info = fleet.redis.command(port, &["INFO", "stats"]).await.unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_connections_received")
+}
+
+/// An idle fleet keeps its Redis connections: no node sees a new one while
+/// nothing happens (fred's unresponsive-connection check used to reconnect
+/// every idle connection once per socket timeout, dozens a second per node).
+#[tokio::test]
+async fn an_idle_fleet_opens_no_new_redis_connections() {
+    let fleet = Fleet::start().await;
+    let mut ports = vec![fleet.redis.master_port()];
+    ports.extend(fleet.redis.replica_ports());
+    // Let every pool finish connecting, then take the baseline.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut before = Vec::new();
+    for p in &ports {
+        before.push(connections_received(&fleet, *p).await);
+    }
+    // Several socket timeouts (REDIS_SOCKET_TIMEOUT is 1 s in the harness).
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    for (p, b) in ports.iter().zip(before) {
+        // Our own INFO command is one connection per call.
+        let new = connections_received(&fleet, *p).await - b - 1;
+        assert_eq!(
+            new, 0,
+            "Redis node :{p} saw {new} new connections while idle"
+        );
+    }
+    fleet.stop().await;
+}

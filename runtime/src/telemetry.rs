@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use tracing::dispatcher::WeakDispatch;
 use tracing::{Dispatch, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
@@ -106,6 +107,9 @@ where
 {
     let filter = EnvFilter::try_new(log_level)
         .map_err(|e| anyhow::anyhow!("LOG_LEVEL {log_level:?} is malformed: {e}"))?;
+    let traces_level = filter
+        .max_level_hint()
+        .map_or(LevelFilter::TRACE, |l| l.max(LevelFilter::INFO));
     let dispatch = DispatchHandle::default();
     let json = tracing_subscriber::fmt::format()
         .json()
@@ -120,9 +124,16 @@ where
         })
         .with_writer(writer)
         .with_filter(filter);
-    let traces = tracing_opentelemetry::layer().with_tracer(tracer);
+    // Spans and span events at the log level, but never fewer than INFO (the
+    // request spans that carry the trace are INFO even when LOG_LEVEL=warn).
+    // Unfiltered, every TRACE event of h2, hyper, rustls... would be
+    // dispatched and recorded into the spans.
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(traces_level);
     Ok(tracing_subscriber::registry()
-        .with(dispatch)
+        // Wants no spans or events (OFF): an unfiltered layer would enable them all.
+        .with(dispatch.with_filter(LevelFilter::OFF))
         .with(logs)
         .with(traces))
 }
@@ -147,9 +158,17 @@ struct WithTraceIds<F> {
 }
 
 impl<F> WithTraceIds<F> {
-    fn ids(&self, span: &tracing::span::Id) -> Option<(TraceId, SpanId)> {
+    /// The ids of the event's span. Asked of the dispatcher, not of the log
+    /// layer's context, which hides spans below the log level (the INFO
+    /// request span when LOG_LEVEL=warn).
+    fn ids(&self, event: &tracing::Event<'_>) -> Option<(TraceId, SpanId)> {
         let dispatch = self.dispatch.0.get()?.upgrade()?;
-        let cx = tracing_opentelemetry::get_otel_context(span, &dispatch)?;
+        let span = match event.parent() {
+            Some(id) => id.clone(),
+            None if event.is_contextual() => dispatch.current_span().id()?.clone(),
+            None => return None,
+        };
+        let cx = tracing_opentelemetry::get_otel_context(&span, &dispatch)?;
         let sc = cx.span().span_context().clone();
         sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
     }
@@ -167,7 +186,7 @@ where
         mut writer: Writer<'_>,
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
-        let Some((trace_id, span_id)) = ctx.parent_span().and_then(|s| self.ids(&s.id())) else {
+        let Some((trace_id, span_id)) = self.ids(event) else {
             return self.inner.format_event(ctx, writer, event);
         };
         thread_local! {
@@ -293,11 +312,15 @@ mod tests {
 
     /// The subscriber `init` installs, as this thread's default, writing into a buffer.
     fn capture() -> (Buffer, tracing::subscriber::DefaultGuard) {
+        capture_at("info")
+    }
+
+    fn capture_at(log_level: &str) -> (Buffer, tracing::subscriber::DefaultGuard) {
         global::set_text_map_propagator(TraceContextPropagator::new());
         let tracer = SdkTracerProvider::builder().build().tracer("test");
         let buf = Buffer::default();
         let w = buf.clone();
-        let sub = subscriber(tracer, "info", move || w.clone()).unwrap();
+        let sub = subscriber(tracer, log_level, move || w.clone()).unwrap();
         (buf, tracing::subscriber::set_default(sub))
     }
 
@@ -322,9 +345,11 @@ mod tests {
         adopt_remote_parent(&span, &incoming());
         span.in_scope(|| {
             tracing::info!(order = 7, "in the request");
+            tracing::info!(parent: None, "explicitly without a parent");
             tracing::info_span!("child").in_scope(|| tracing::warn!("in a child span"));
         });
         tracing::info!("outside any span");
+        tracing::info!(parent: &span, "with an explicit parent");
 
         let line = buf.line("in the request");
         assert_eq!(line["trace_id"], TRACE_ID, "{line}");
@@ -343,6 +368,35 @@ mod tests {
 
         let outside = buf.line("outside any span");
         assert!(outside.get("trace_id").is_none(), "{outside}");
+        let explicit = buf.line("with an explicit parent");
+        assert_eq!(explicit["trace_id"], TRACE_ID, "{explicit}");
+        assert_eq!(explicit["span_id"], line["span_id"], "{explicit}");
+        let root = buf.line("explicitly without a parent");
+        assert!(root.get("trace_id").is_none(), "{root}");
+    }
+
+    #[test]
+    fn events_below_the_log_level_are_not_even_dispatched() {
+        let (_buf, _guard) = capture();
+        assert!(!tracing::enabled!(target: "h2::codec", tracing::Level::TRACE));
+        assert!(!tracing::enabled!(tracing::Level::DEBUG));
+        assert!(tracing::enabled!(tracing::Level::INFO));
+    }
+
+    #[test]
+    fn with_log_level_warn_the_info_request_span_still_carries_the_trace() {
+        let (buf, _guard) = capture_at("warn");
+        let span = tracing::info_span!("request");
+        adopt_remote_parent(&span, &incoming());
+        let headers = span.in_scope(|| {
+            tracing::info!("not logged");
+            tracing::warn!("logged");
+            current_trace_headers()
+        });
+        let tp = headers["traceparent"].to_str().unwrap();
+        assert!(tp.starts_with(&format!("00-{TRACE_ID}-")), "{tp}");
+        assert_eq!(buf.line("logged")["trace_id"], TRACE_ID);
+        assert_eq!(buf.lines().len(), 1, "{:?}", buf.lines());
     }
 
     #[test]

@@ -268,6 +268,22 @@ impl FakeTelegram {
         webhook::deliver(&self.state, update).await
     }
 
+    /// [`deliver`](Self::deliver) with extra request headers, for tests that send their own
+    /// (a `traceparent`, say); Telegram itself sends none.
+    pub async fn deliver_with_headers(
+        &self,
+        update: Value,
+        extra_headers: &[(&str, &str)],
+    ) -> anyhow::Result<Delivery> {
+        webhook::deliver_with_headers(&self.state, update, extra_headers).await
+    }
+
+    /// The update [`user_presses`](Self::user_presses) would deliver, for a test to deliver its
+    /// own way.
+    pub fn press_update(&self, user: &TgUser, message_id: i64, data: &str) -> Value {
+        webhook::callback_update(&self.state, user, message_id, data)
+    }
+
     /// The user types `text` in their private chat with the bot.
     pub async fn user_sends(&self, user: &TgUser, text: &str) -> anyhow::Result<Delivery> {
         let update = webhook::message_update(&self.state, user, text);

@@ -20,6 +20,15 @@ fn ignored_in_webhook_reply(method: &str) -> bool {
 }
 
 pub(crate) async fn deliver(state: &Arc<State>, update: Value) -> anyhow::Result<Delivery> {
+    deliver_with_headers(state, update, &[]).await
+}
+
+/// [`deliver`] with extra request headers (a test's `traceparent`, say).
+pub(crate) async fn deliver_with_headers(
+    state: &Arc<State>,
+    update: Value,
+    extra_headers: &[(&str, &str)],
+) -> anyhow::Result<Delivery> {
     let hook = {
         let mut inner = state.lock();
         let hook = inner
@@ -51,6 +60,9 @@ pub(crate) async fn deliver(state: &Arc<State>, update: Value) -> anyhow::Result
             .body(body.clone());
         if let Some(secret) = &hook.secret_token {
             request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        for (name, value) in extra_headers {
+            request = request.header(*name, *value);
         }
         match request.send().await {
             Ok(resp) if resp.status().is_success() => {

@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 pub struct App {
     listener: TcpListener,
@@ -127,13 +128,14 @@ struct PaymentsService {
 /// Runs the work in its own task. tonic drops a handler when the caller gives
 /// up; a Heleket call cancelled half-way would never reach the breaker, and a
 /// credit committed just before would never be announced. Detached, the work
-/// always finishes.
+/// always finishes, and stays in the request's span: its Heleket and Telegram
+/// calls carry the caller's trace, its log lines the trace id.
 async fn detached<T, F>(work: F) -> Result<T, Status>
 where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, ServiceError>> + Send + 'static,
 {
-    match tokio::spawn(work).await {
+    match tokio::spawn(work.in_current_span()).await {
         Ok(r) => r.map_err(Status::from),
         Err(e) => Err(ServiceError::Internal(anyhow::anyhow!("payments task failed: {e}")).into()),
     }

@@ -32,7 +32,7 @@ async fn a_trace_started_at_the_edge_reaches_the_bots_telegram_call() {
 
 /// What the fleet logs, captured (and still echoed to stderr).
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Logs {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -48,7 +48,7 @@ impl std::io::Write for Logs {
 impl Logs {
     /// Installs the fleet's subscriber writing here. nextest runs each test in
     /// its own process, so this runs before `Fleet::start` (whose init is then a no-op).
-    fn install() -> Logs {
+    pub(crate) fn install() -> Logs {
         let logs = Logs::default();
         let w = logs.clone();
         runtime::telemetry::init_with_writer("e2e", "info,sqlx=warn,fred=warn", None, move || {
@@ -58,7 +58,7 @@ impl Logs {
         logs
     }
 
-    fn lines(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn lines(&self) -> Vec<serde_json::Value> {
         String::from_utf8_lossy(&self.0.lock().unwrap())
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())

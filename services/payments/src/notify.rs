@@ -72,6 +72,20 @@ impl Notifier {
         self.to_user(o, &text).await;
     }
 
+    /// Heleket confirmed an invoice that is not this order's (altered, or another order's).
+    pub async fn mismatch(&self, o: &Order, invoice: &str, status: &str, reason: &str) {
+        self.to_admins(&format!(
+            "🚨 Heleket invoice {invoice} ({status}) does not match its order {}: {reason}. \
+             The order is user {}, {} stars for {} {}. Nothing credited; see payment_mismatches.",
+            o.id,
+            o.user_id,
+            o.stars,
+            o.amount_text(),
+            o.currency
+        ))
+        .await;
+    }
+
     pub async fn to_admins(&self, text: &str) {
         for &admin in &self.admins {
             if let Err(e) = self

@@ -84,6 +84,8 @@ pub enum Effect {
     Credited,
     Underpaid,
     Closed,
+    /// The confirmed invoice does not match the order: nothing applied, recorded.
+    Mismatch,
     Nothing,
 }
 
@@ -200,6 +202,38 @@ pub async fn mark_failed(db: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// What Heleket reported for an invoice that does not match its order.
+pub struct Mismatch<'a> {
+    pub order_id: Uuid,
+    pub invoice_uuid: &'a str,
+    pub status: &'a str,
+    pub reason: &'a str,
+    pub invoice_order_id: Option<&'a str>,
+    pub invoice_amount: Option<&'a str>,
+    pub invoice_currency: Option<&'a str>,
+}
+
+/// Records a mismatch for an operator; true the first time this one is seen.
+pub async fn record_mismatch(db: &PgPool, m: &Mismatch<'_>) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO payment_mismatches
+            (order_id, invoice_uuid, status, reason, invoice_order_id, invoice_amount, invoice_currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (order_id, invoice_uuid, status, reason) DO NOTHING",
+    )
+    .bind(m.order_id)
+    .bind(m.invoice_uuid)
+    .bind(m.status)
+    .bind(m.reason)
+    .bind(m.invoice_order_id)
+    .bind(m.invoice_amount)
+    .bind(m.invoice_currency)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
 }
 
 pub async fn balance(db: &PgPool, user_id: i64) -> Result<i64, sqlx::Error> {

@@ -181,12 +181,20 @@ where
     }
 }
 
-/// The invoice fields we use (reference 1.5); amounts are not read here.
+/// The invoice fields we use (reference 1.5). `amount`/`currency` are what
+/// was invoiced (compared with the order before anything is credited); what
+/// the payer sent (`payment_amount`, `payer_amount`, ...) is Heleket's business,
+/// summed up by `status`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Invoice {
     pub uuid: String,
     #[serde(default)]
     pub order_id: Option<String>,
+    /// A decimal string per the reference; kept raw so it is parsed exactly.
+    #[serde(default)]
+    amount: Option<Value>,
+    #[serde(default)]
+    pub currency: Option<String>,
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
@@ -204,6 +212,29 @@ impl Invoice {
             .as_deref()
             .or(self.payment_status.as_deref())
             .unwrap_or("check")
+    }
+
+    /// The invoiced amount as written by Heleket (a string, or a number's text).
+    pub fn amount_text(&self) -> Option<String> {
+        match self.amount.as_ref()? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The invoiced amount, exactly (never through a float); None if missing or not a decimal.
+    pub fn amount(&self) -> Option<rust_decimal::Decimal> {
+        let text = self.amount_text()?;
+        let text = text.trim();
+        let plain = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !plain {
+            return None;
+        }
+        text.parse().ok()
     }
 
     pub fn expires_at(&self) -> Option<time::OffsetDateTime> {
@@ -254,6 +285,26 @@ fn envelope(status: u16, body: &[u8]) -> Result<Value, HeleketError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoice_amounts_are_read_exactly() {
+        let inv = |amount: Value| {
+            parse_invoice(serde_json::json!({"uuid": "u", "amount": amount})).unwrap()
+        };
+        let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        assert_eq!(inv("15.00".into()).amount(), Some(d("15")));
+        assert_eq!(inv("0.10000000".into()).amount(), Some(d("0.1")));
+        assert_eq!(inv(serde_json::json!(3.75)).amount(), Some(d("3.75")));
+        assert_eq!(inv("1e3".into()).amount(), None);
+        assert_eq!(inv("".into()).amount(), None);
+        assert_eq!(inv(Value::Null).amount(), None);
+        assert_eq!(
+            parse_invoice(serde_json::json!({"uuid": "u"}))
+                .unwrap()
+                .amount(),
+            None
+        );
+    }
 
     #[test]
     fn envelope_classifies_heleket_replies() {

@@ -69,15 +69,21 @@ impl Payments {
         }
     }
 
-    /// Whether Heleket answers, probed at most once per health-check interval.
-    /// While the breaker is not closed the probe runs each time: it is refused
-    /// at once while open, and after the recovery time it is the trial call.
+    /// Whether Heleket answers, probed at most once per health-check interval
+    /// (once per recovery time, if shorter, while the breaker is not closed, so
+    /// operators see Heleket come back). The probe goes around the breaker and
+    /// never moves it: only a real operation, as the half-open trial, closes it.
     pub async fn heleket_probe(&self) -> Result<(), HeleketError> {
         let mut last = self.probe.lock().await;
         let closed = self.heleket.breaker_state() == crate::heleket::breaker::BreakerState::Closed;
+        let fresh_for = if closed {
+            self.probe_interval
+        } else {
+            self.probe_interval
+                .min(self.heleket.config().breaker_recovery)
+        };
         if let Some((at, result)) = last.as_ref()
-            && closed
-            && at.elapsed() < self.probe_interval
+            && at.elapsed() < fresh_for
         {
             return result.clone();
         }

@@ -4,7 +4,10 @@
 //! still credited (once), a refund is never silently ignored.
 
 use crate::harness::{ADMIN, Fleet, button_data, order_id_of, user};
-use sandbox::heleket::Misreport;
+use futures::StreamExt;
+use proto::payments::CreateOrderRequest;
+use proto::payments::payments_client::PaymentsClient;
+use sandbox::heleket::{Misreport, Mode};
 use std::time::Duration;
 
 async fn order_status(fleet: &Fleet, order_id: &str) -> String {
@@ -21,6 +24,33 @@ fn count_texts(fleet: &Fleet, chat: i64, needle: &str) -> usize {
         .iter()
         .filter(|t| t.contains(needle))
         .count()
+}
+
+fn invoice_requests(fleet: &Fleet) -> Vec<sandbox::heleket::RecordedRequest> {
+    fleet
+        .heleket
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/payment")
+        .collect()
+}
+
+async fn payments_client(fleet: &Fleet) -> PaymentsClient<tonic::transport::Channel> {
+    let url = fleet
+        .env
+        .optional("PAYMENTS_GRPC_URL")
+        .expect("payments url");
+    PaymentsClient::connect(url).await.expect("payments gRPC")
+}
+
+fn create_request(user_id: i64) -> CreateOrderRequest {
+    CreateOrderRequest {
+        user_id,
+        chat_id: user_id,
+        stars: 100,
+        // language left out: payments answers in English
+        ..Default::default()
+    }
 }
 
 // ---------------------------------------------------------------- item 4
@@ -124,5 +154,149 @@ async fn the_same_amount_written_with_other_decimals_is_credited() {
     assert_eq!(fleet.heleket.pay(&order_id).await.unwrap(), 200);
     fleet.wait_text(u.id, "1000 ⭐ credited").await;
     assert_eq!(fleet.balance_of(u.id).await, 1000);
+    fleet.stop().await;
+}
+
+// ---------------------------------------------------------------- item 5
+
+#[tokio::test]
+async fn one_failing_purchase_with_its_retries_counts_as_one_failure() {
+    // Threshold 3 (the harness): three failed purchases open it, not one.
+    let fleet = Fleet::start().await;
+    fleet.heleket.set_mode(Mode::Fail);
+    let mut client = payments_client(&fleet).await;
+    for n in 1..=2 {
+        let err = client.create_order(create_request(3101)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            invoice_requests(&fleet).len(),
+            3 * n,
+            "each purchase is tried with its retries"
+        );
+        let (_, body) = fleet.get("/health/payment").await;
+        assert_eq!(
+            body["detail"]["details"]["circuit_breaker"], "closed",
+            "after {n} failed purchase(s): {body}"
+        );
+    }
+    let err = client.create_order(create_request(3101)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable);
+    let (_, body) = fleet.get("/health/payment").await;
+    assert_eq!(body["detail"]["details"]["circuit_breaker"], "open");
+    // Open: the next purchase does not reach Heleket.
+    let before = invoice_requests(&fleet).len();
+    let err = client.create_order(create_request(3101)).await.unwrap_err();
+    assert!(err.message().contains("temporarily unavailable"), "{err:?}");
+    assert_eq!(invoice_requests(&fleet).len(), before);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_heleket_4xx_is_not_an_outage() {
+    let fleet = Fleet::start().await;
+    fleet.heleket.set_mode(Mode::Reject);
+    let mut client = payments_client(&fleet).await;
+    for _ in 0..5 {
+        let err = client.create_order(create_request(3102)).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            tonic::Code::Unavailable,
+            "the user is told to try later"
+        );
+    }
+    assert_eq!(
+        invoice_requests(&fleet).len(),
+        5,
+        "refusals are not retried"
+    );
+    let (_, body) = fleet.get("/health/payment").await;
+    assert_eq!(
+        body["detail"]["details"]["circuit_breaker"], "closed",
+        "{body}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn the_health_probe_does_not_close_a_half_open_breaker() {
+    let fleet = Fleet::start().await;
+    // Invoices fail, everything else (the probe's /v1/payment/services) answers.
+    fleet.heleket.set_path_mode("/v1/payment", Some(Mode::Fail));
+    let mut client = payments_client(&fleet).await;
+    for _ in 0..3 {
+        client.create_order(create_request(3103)).await.unwrap_err();
+    }
+    fleet.wait_text(ADMIN, "circuit breaker is OPEN").await;
+    // Past the recovery time (1 s), operators poll the health endpoint.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for _ in 0..3 {
+        let (_, body) = fleet.get("/health/payment").await;
+        assert_eq!(
+            body["detail"]["details"]["heleket_reachable"], true,
+            "{body}"
+        );
+        assert_ne!(
+            body["detail"]["details"]["circuit_breaker"], "closed",
+            "a probe is not a purchase: {body}"
+        );
+    }
+    // The next purchase is the trial; it fails, so the breaker opens again.
+    let before = invoice_requests(&fleet).len();
+    let err = client.create_order(create_request(3103)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable);
+    assert_eq!(
+        invoice_requests(&fleet).len(),
+        before + 1,
+        "one trial, no retries"
+    );
+    let (_, body) = fleet.get("/health/payment").await;
+    assert_eq!(
+        body["detail"]["details"]["circuit_breaker"], "open",
+        "{body}"
+    );
+    assert_eq!(
+        count_texts(&fleet, ADMIN, "circuit breaker is closed"),
+        0,
+        "{:#?}",
+        fleet.texts_to(ADMIN)
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn after_the_recovery_time_twenty_concurrent_purchases_send_heleket_one_trial() {
+    let fleet = Fleet::start().await;
+    fleet.heleket.set_mode(Mode::Fail);
+    let mut client = payments_client(&fleet).await;
+    for _ in 0..3 {
+        client.create_order(create_request(3104)).await.unwrap_err();
+    }
+    fleet.wait_text(ADMIN, "circuit breaker is OPEN").await;
+    // Still down, now hanging: the trial waits for PAYMENT_TIMEOUT (2 s).
+    fleet.heleket.set_mode(Mode::Hang);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fleet.heleket.clear_requests();
+
+    let mut calls: futures::stream::FuturesUnordered<_> = (0..20)
+        .map(|i| {
+            let mut c = client.clone();
+            async move { c.create_order(create_request(3200 + i)).await }
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for _ in 0..19 {
+        refused.push(calls.next().await.unwrap().unwrap_err());
+    }
+    // 19 answered while the one trial is still hanging in Heleket: they did not wait for it.
+    let hanging = invoice_requests(&fleet);
+    assert_eq!(hanging.len(), 1, "exactly one trial reached Heleket");
+    assert_eq!(hanging[0].status, 0, "the trial has not been answered yet");
+    for e in &refused {
+        assert_eq!(e.code(), tonic::Code::Unavailable);
+        assert!(e.message().contains("temporarily unavailable"), "{e:?}");
+    }
+    let trial = calls.next().await.unwrap().unwrap_err();
+    assert_eq!(trial.code(), tonic::Code::Unavailable);
+    assert_eq!(invoice_requests(&fleet).len(), 1);
     fleet.stop().await;
 }

@@ -7,8 +7,7 @@ pub mod callback;
 pub mod sign;
 
 use crate::config::HeleketConfig;
-use breaker::{Breaker, BreakerState, StateProbe};
-use failsafe::futures::CircuitBreaker as _;
+use breaker::{Breaker, BreakerState};
 use serde_json::Value;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -48,18 +47,16 @@ pub struct Heleket {
     http: reqwest::Client,
     cfg: HeleketConfig,
     breaker: Breaker,
-    probe: StateProbe,
 }
 
 impl Heleket {
     pub fn new(cfg: HeleketConfig) -> Self {
-        let (breaker, probe) = breaker::new(cfg.breaker_threshold, cfg.breaker_recovery);
+        let breaker = breaker::new(cfg.breaker_threshold, cfg.breaker_recovery);
         Heleket {
             // The per-call deadline is enforced below (failsafe has none of its own).
             http: runtime::http::client(cfg.timeout + std::time::Duration::from_secs(1)),
             cfg,
             breaker,
-            probe,
         }
     }
 
@@ -68,21 +65,43 @@ impl Heleket {
     }
 
     pub fn breaker_state(&self) -> BreakerState {
-        self.probe.get()
+        self.breaker.state()
     }
 
     /// Asks the breaker whether a call may go out now (moves open → half-open
-    /// once the recovery time has passed).
+    /// once the recovery time has passed; false while the half-open trial is out).
     pub fn call_permitted(&self) -> bool {
-        self.breaker.is_call_permitted()
+        self.breaker.would_permit()
     }
 
     pub fn breaker_subscribe(&self) -> tokio::sync::watch::Receiver<BreakerState> {
-        self.probe.subscribe()
+        self.breaker.subscribe()
     }
 
-    /// POSTs `body` to `path` and returns the `result` of Heleket's envelope.
+    /// One operation through the breaker: POSTs `body` to `path` (retrying
+    /// transport errors and 5xx, except as the half-open trial, which is one
+    /// attempt) and returns the `result` of Heleket's envelope. The breaker
+    /// hears the operation's outcome once, however many attempts it took.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, HeleketError> {
+        let Some(permit) = self.breaker.try_acquire() else {
+            metrics::counter!("heleket_calls_total", "path" => path.to_string(), "outcome" => "circuit_open")
+                .increment(1);
+            return Err(HeleketError::CircuitOpen);
+        };
+        let result = if permit.is_trial() {
+            self.send(path, body).await
+        } else {
+            retrying(|| self.send(path, body)).await
+        };
+        match &result {
+            Err(e) if e.counts_as_failure() => permit.failure(),
+            _ => permit.success(),
+        }
+        result
+    }
+
+    /// One signed HTTP call, outside the breaker.
+    async fn send(&self, path: &str, body: &Value) -> Result<Value, HeleketError> {
         // Serialize once and sign these very bytes; re-serializing would change them.
         let bytes = serde_json::to_vec(body).expect("JSON values serialize");
         let sign = sign::sign(&bytes, &self.cfg.api_key);
@@ -109,15 +128,7 @@ impl Heleket {
             envelope(status, &body)
         };
         let started = std::time::Instant::now();
-        let result = match self
-            .breaker
-            .call_with(HeleketError::counts_as_failure, call)
-            .await
-        {
-            Ok(v) => Ok(v),
-            Err(failsafe::Error::Rejected) => Err(HeleketError::CircuitOpen),
-            Err(failsafe::Error::Inner(e)) => Err(e),
-        };
+        let result = call.await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(HeleketError::Unavailable(_)) => "unavailable",
@@ -133,8 +144,10 @@ impl Heleket {
     }
 
     /// A cheap signed call that proves Heleket answers and accepts our key.
+    /// It bypasses the breaker and never moves it: a health check is not a
+    /// purchase (the services list may answer while invoices fail).
     pub async fn probe(&self) -> Result<(), HeleketError> {
-        self.post("/v1/payment/services", &serde_json::json!({}))
+        self.send("/v1/payment/services", &serde_json::json!({}))
             .await
             .map(|_| ())
     }
@@ -142,18 +155,18 @@ impl Heleket {
     /// Creates the invoice of an order. The order id is Heleket's `order_id`,
     /// so repeating the call returns the same invoice: safe to retry.
     pub async fn create_invoice(&self, req: &Value) -> Result<Invoice, HeleketError> {
-        let v = retrying(|| self.post("/v1/payment", req)).await?;
+        let v = self.post("/v1/payment", req).await?;
         parse_invoice(v)
     }
 
     pub async fn invoice_by_uuid(&self, uuid: &str) -> Result<Invoice, HeleketError> {
         let body = serde_json::json!({ "uuid": uuid });
-        parse_invoice(retrying(|| self.post("/v1/payment/info", &body)).await?)
+        parse_invoice(self.post("/v1/payment/info", &body).await?)
     }
 
     pub async fn invoice_by_order(&self, order_id: &str) -> Result<Invoice, HeleketError> {
         let body = serde_json::json!({ "order_id": order_id });
-        parse_invoice(retrying(|| self.post("/v1/payment/info", &body)).await?)
+        parse_invoice(self.post("/v1/payment/info", &body).await?)
     }
 }
 

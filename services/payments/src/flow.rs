@@ -21,6 +21,11 @@ const BAD_SIGN_ALERT_AFTER: u32 = 5;
 const BAD_SIGN_WINDOW: Duration = Duration::from_secs(600);
 /// An order Heleket has no invoice for after this long is closed as failed.
 const ABANDONED_AFTER: Duration = Duration::from_secs(600);
+/// How long after its creation an order that is closed (expired, cancelled)
+/// or credited is still checked with Heleket: a payment can land after the
+/// invoice expired, and a credited payment can be refunded. (Invoices live at
+/// most 12 h.)
+pub(crate) const LATE_PAYMENT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// When Heleket was last probed, and what it said.
 type ProbeResult = (Instant, Result<(), HeleketError>);
@@ -164,7 +169,10 @@ impl Payments {
             .filter(|o| o.user_id == user_id)
             .ok_or_else(|| ServiceError::NotFound(format!("order {order_id}")))?;
         let open = matches!(order.status.as_str(), "new" | "pending");
-        if !open || order.heleket_uuid.is_none() {
+        // Closed or credited but recent: Heleket may know better (a late payment, a refund).
+        let recent = order.created_at > time::OffsetDateTime::now_utc() - LATE_PAYMENT_WINDOW
+            && !matches!(order.status.as_str(), "failed" | "refunded");
+        if !(open || recent) || order.heleket_uuid.is_none() {
             return Ok(order);
         }
         if !self
@@ -255,6 +263,11 @@ impl Payments {
             }
             Effect::Underpaid => self.notifier.underpaid(&order).await,
             Effect::Closed => self.notifier.closed(&order).await,
+            Effect::Refunded => {
+                metrics::counter!("orders_refunded_total").increment(1);
+                tracing::warn!(order_id = %id, stars = order.stars, user_id = order.user_id, credited = order.credited_at.is_some(), "order refunded");
+                self.notifier.refunded(&order).await;
+            }
             Effect::Mismatch | Effect::Nothing => {}
         }
         Ok((effect, order))

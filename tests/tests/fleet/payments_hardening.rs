@@ -26,6 +26,16 @@ fn count_texts(fleet: &Fleet, chat: i64, needle: &str) -> usize {
         .count()
 }
 
+/// Lets the reconciler look at closed orders again at once (they are
+/// rechecked at a slower pace than open ones): "some minutes later".
+async fn let_time_pass(fleet: &Fleet, order_id: &str) {
+    sqlx::query("UPDATE orders SET updated_at = now() - interval '1 hour' WHERE id = $1::uuid")
+        .bind(order_id)
+        .execute(&fleet.pool)
+        .await
+        .unwrap();
+}
+
 fn invoice_requests(fleet: &Fleet) -> Vec<sandbox::heleket::RecordedRequest> {
     fleet
         .heleket
@@ -298,5 +308,118 @@ async fn after_the_recovery_time_twenty_concurrent_purchases_send_heleket_one_tr
     let trial = calls.next().await.unwrap().unwrap_err();
     assert_eq!(trial.code(), tonic::Code::Unavailable);
     assert_eq!(invoice_requests(&fleet).len(), 1);
+    fleet.stop().await;
+}
+
+// ---------------------------------------------------------------- item 8
+
+#[tokio::test]
+async fn a_payment_after_the_order_expired_is_credited_once_by_the_reconciler() {
+    let fleet = Fleet::start_with(|env| {
+        env.set("RECONCILE_INTERVAL", "0.3");
+        env.set("RECONCILE_MIN_AGE", "0");
+    })
+    .await;
+    let u = user(3301);
+    let order_id = fleet.order_pack(&u, 100).await;
+    fleet.heleket.expire(&order_id).unwrap();
+    fleet.wait_text(u.id, "closed without payment").await;
+    assert_eq!(order_status(&fleet, &order_id).await, "cancel");
+
+    // The buyer's transaction lands late; no callback ever comes.
+    fleet.heleket.set_status(&order_id, "paid").unwrap();
+    let_time_pass(&fleet, &order_id).await;
+    fleet.wait_text(u.id, "100 ⭐ credited").await;
+    assert_eq!(fleet.balance_of(u.id).await, 100);
+    assert_eq!(order_status(&fleet, &order_id).await, "paid");
+
+    // More passes, and the late callback after all: nothing more.
+    let_time_pass(&fleet, &order_id).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        fleet
+            .heleket
+            .send_callback(&order_id, "paid")
+            .await
+            .unwrap(),
+        200
+    );
+    assert_eq!(fleet.balance_of(u.id).await, 100);
+    assert_eq!(count_texts(&fleet, u.id, "Payment confirmed"), 1);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_payment_after_the_order_was_cancelled_is_credited_once_by_check_status() {
+    let fleet = Fleet::start().await;
+    let u = user(3302);
+    let welcome = fleet.say(&u, "/start").await;
+    let packs = fleet.press(&u, &welcome, "menu:buy").await;
+    let order = fleet.press(&u, &packs, "buy:250").await;
+    let order_id = order_id_of(&order);
+    fleet.heleket.set_status(&order_id, "cancel").unwrap();
+    fleet
+        .heleket
+        .send_callback(&order_id, "cancel")
+        .await
+        .unwrap();
+    fleet.wait_text(u.id, "closed without payment").await;
+
+    fleet.heleket.set_status(&order_id, "paid").unwrap();
+    let check = button_data(&order)
+        .into_iter()
+        .find(|d| d.starts_with("chk:"))
+        .unwrap();
+    fleet.press(&u, &order, &check).await;
+    fleet.wait_text(u.id, "250 ⭐ credited").await;
+    fleet.press(&u, &order, &check).await;
+    fleet.press(&u, &order, &check).await;
+    assert_eq!(fleet.balance_of(u.id).await, 250);
+    assert_eq!(count_texts(&fleet, u.id, "Payment confirmed"), 1);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_of_a_credited_order_alerts_the_admins_once_and_shows_in_history() {
+    let fleet = Fleet::start_with(|env| {
+        env.set("RECONCILE_INTERVAL", "0.3");
+        env.set("RECONCILE_MIN_AGE", "0");
+    })
+    .await;
+    let u = user(3303);
+    let order_id = fleet.order_pack(&u, 500).await;
+    fleet.heleket.pay(&order_id).await.unwrap();
+    fleet.wait_text(u.id, "500 ⭐ credited").await;
+
+    fleet.heleket.set_status(&order_id, "refund_paid").unwrap();
+    for _ in 0..3 {
+        let status = fleet
+            .heleket
+            .send_callback(&order_id, "refund_paid")
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+    fleet.wait_text(ADMIN, "refunded").await;
+    // The reconciler looks again too.
+    let_time_pass(&fleet, &order_id).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    assert_eq!(
+        count_texts(&fleet, ADMIN, "refunded"),
+        1,
+        "{:#?}",
+        fleet.texts_to(ADMIN)
+    );
+    assert_eq!(
+        fleet.balance_of(u.id).await,
+        0,
+        "the refunded stars are debited"
+    );
+    assert_eq!(order_status(&fleet, &order_id).await, "refunded");
+    let history = fleet.say(&u, "/history").await;
+    let h = history.params["text"].as_str().unwrap();
+    assert!(h.contains("refunded"), "{h}");
+    assert!(!h.contains("✅ paid"), "{h}");
     fleet.stop().await;
 }

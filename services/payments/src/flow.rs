@@ -224,7 +224,6 @@ impl Payments {
         let status = inv.status();
         if let Some(reason) = mismatch(order, inv) {
             metrics::counter!("heleket_invoice_mismatches_total").increment(1);
-            tracing::warn!(order_id = %order.id, invoice = %inv.uuid, status, %reason, "confirmed invoice does not match its order; nothing applied");
             let amount = inv.amount_text();
             let first = orders::record_mismatch(
                 &self.db,
@@ -240,9 +239,12 @@ impl Payments {
             )
             .await?;
             if first {
+                tracing::warn!(order_id = %order.id, invoice = %inv.uuid, status, %reason, "confirmed invoice does not match its order; nothing applied");
                 self.notifier
                     .mismatch(order, &inv.uuid, status, &reason)
                     .await;
+            } else {
+                tracing::info!(order_id = %order.id, invoice = %inv.uuid, status, "invoice mismatch seen again (already recorded)");
             }
             return Ok((Effect::Mismatch, order.clone()));
         }

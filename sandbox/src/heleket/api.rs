@@ -54,7 +54,12 @@ async fn v1(
     };
     let (mode, latency) = {
         let inner = state.lock();
-        (inner.mode, inner.latency)
+        let mode = inner
+            .path_modes
+            .get(uri.path().trim_end_matches('/'))
+            .copied()
+            .unwrap_or(inner.mode);
+        (mode, inner.latency)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -243,9 +248,10 @@ fn create(state: &State, params: &Map<String, Value>) -> Reply {
     // A known order_id returns the invoice already issued: it is the client's idempotency key.
     if let Some(existing) = inner.invoices.iter_mut().find(|i| i.order_id == order_id) {
         existing.expire_if_due(now);
+        let existing = existing.clone();
         return (
             200,
-            json!({"state": 0, "result": existing.to_json(&state.base_url)}),
+            json!({"state": 0, "result": inner.reported(&existing, &state.base_url)}),
         );
     }
     let [url_callback, url_return, url_success] = urls;
@@ -277,7 +283,7 @@ fn create(state: &State, params: &Map<String, Value>) -> Reply {
         created_at: now,
         updated_at: now,
     };
-    let reply = json!({"state": 0, "result": invoice.to_json(&state.base_url)});
+    let reply = json!({"state": 0, "result": inner.reported(&invoice, &state.base_url)});
     inner.invoices.push(invoice);
     (200, reply)
 }
@@ -301,9 +307,10 @@ fn info(state: &State, params: &Map<String, Value>) -> Reply {
     match found {
         Some(invoice) => {
             invoice.expire_if_due(now);
+            let invoice = invoice.clone();
             (
                 200,
-                json!({"state": 0, "result": invoice.to_json(&state.base_url)}),
+                json!({"state": 0, "result": inner.reported(&invoice, &state.base_url)}),
             )
         }
         None => failure(404, "Payment not found"),

@@ -6,6 +6,7 @@ mod control;
 mod invoice;
 mod sign;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -132,6 +133,52 @@ pub(crate) struct Inner {
     pub mode: Mode,
     /// Added before every answer: a slow but working Heleket.
     pub latency: Duration,
+    /// Per-path modes (e.g. only `/v1/payment` failing); they win over `mode`.
+    pub path_modes: HashMap<String, Mode>,
+    /// How the API misreports an invoice, by order_id.
+    pub misreports: HashMap<String, Misreport>,
+}
+
+/// What the fake's API (`/v1/payment`, `/v1/payment/info`) says differently from the invoice
+/// it really issued, so tests can check that a client compares what Heleket confirms with the
+/// order (an altered invoice, one of another order). Callbacks are not affected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Misreport {
+    /// Reported instead of the invoiced `amount`.
+    pub amount: Option<String>,
+    /// Reported instead of the invoiced `currency`.
+    pub currency: Option<String>,
+    /// Leave `order_id` out of the reply.
+    pub omit_order_id: bool,
+}
+
+impl Misreport {
+    /// Applies the misreport to an invoice as rendered by [`Invoice::to_json`].
+    pub(crate) fn apply(&self, mut v: Value) -> Value {
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(a) = &self.amount {
+                obj.insert("amount".into(), Value::String(a.clone()));
+            }
+            if let Some(c) = &self.currency {
+                obj.insert("currency".into(), Value::String(c.clone()));
+            }
+            if self.omit_order_id {
+                obj.remove("order_id");
+            }
+        }
+        v
+    }
+}
+
+impl Inner {
+    /// The API's view of an invoice: its JSON, misreported if a test asked for it.
+    pub(crate) fn reported(&self, invoice: &Invoice, base_url: &str) -> Value {
+        let v = invoice.to_json(base_url);
+        match self.misreports.get(&invoice.order_id) {
+            Some(m) => m.apply(v),
+            None => v,
+        }
+    }
 }
 
 impl State {
@@ -276,6 +323,21 @@ impl FakeHeleket {
     /// Makes every API call take `latency` longer (then answer normally).
     pub fn set_latency(&self, latency: Duration) {
         self.state.lock().latency = latency;
+    }
+
+    /// Sets the mode of one API path only (`None` returns it to the global mode), e.g. invoice
+    /// creation failing while `/v1/payment/services` still answers.
+    pub fn set_path_mode(&self, path: &str, mode: Option<Mode>) {
+        let mut inner = self.state.lock();
+        match mode {
+            Some(m) => inner.path_modes.insert(path.to_owned(), m),
+            None => inner.path_modes.remove(path),
+        };
+    }
+
+    /// Makes the API report the invoice of `order_id` differently from what was issued.
+    pub fn misreport(&self, order_id: &str, m: Misreport) {
+        self.state.lock().misreports.insert(order_id.to_owned(), m);
     }
 
     /// All invoices in creation order, expired ones already reported as `cancel`.

@@ -286,12 +286,14 @@ pub fn status_word(lang: Lang, status: &str) -> &'static str {
         (Lang::En, "wrong_amount") => "⚠️ underpaid",
         (Lang::En, "cancel") => "✖️ expired",
         (Lang::En, "fail" | "system_fail" | "failed") => "✖️ failed",
+        (Lang::En, "refunded") => "↩️ refunded",
         (Lang::En, _) => "❔ under review",
         (Lang::Ru, "paid" | "paid_over") => "✅ оплачен",
         (Lang::Ru, "new" | "pending") => "⏳ ожидает оплаты",
         (Lang::Ru, "wrong_amount") => "⚠️ недоплата",
         (Lang::Ru, "cancel") => "✖️ истёк",
         (Lang::Ru, "fail" | "system_fail" | "failed") => "✖️ не удался",
+        (Lang::Ru, "refunded") => "↩️ возвращён",
         (Lang::Ru, _) => "❔ на проверке",
     }
 }

@@ -5,7 +5,7 @@
 use crate::claims::{self, Claim};
 use crate::config::Config;
 use crate::heleket::callback::{self, VerifyError};
-use crate::heleket::{Heleket, HeleketError};
+use crate::heleket::{Heleket, HeleketError, Invoice};
 use crate::notify::Notifier;
 use crate::orders::{self, Effect, Meaning, NewOrder, Order};
 use crate::pricing::Pricing;
@@ -22,6 +22,11 @@ const BAD_SIGN_ALERT_AFTER: u32 = 5;
 const BAD_SIGN_WINDOW: Duration = Duration::from_secs(600);
 /// An order Heleket has no invoice for after this long is closed as failed.
 const ABANDONED_AFTER: Duration = Duration::from_secs(600);
+/// How long after its creation an order that is closed (expired, cancelled)
+/// or credited is still checked with Heleket: a payment can land after the
+/// invoice expired, and a credited payment can be refunded. (Invoices live at
+/// most 12 h.)
+pub(crate) const LATE_PAYMENT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// When Heleket was last probed, and what it said.
 type ProbeResult = (Instant, Result<(), HeleketError>);
@@ -70,15 +75,21 @@ impl Payments {
         }
     }
 
-    /// Whether Heleket answers, probed at most once per health-check interval.
-    /// While the breaker is not closed the probe runs each time: it is refused
-    /// at once while open, and after the recovery time it is the trial call.
+    /// Whether Heleket answers, probed at most once per health-check interval
+    /// (once per recovery time, if shorter, while the breaker is not closed, so
+    /// operators see Heleket come back). The probe goes around the breaker and
+    /// never moves it: only a real operation, as the half-open trial, closes it.
     pub async fn heleket_probe(&self) -> Result<(), HeleketError> {
         let mut last = self.probe.lock().await;
         let closed = self.heleket.breaker_state() == crate::heleket::breaker::BreakerState::Closed;
+        let fresh_for = if closed {
+            self.probe_interval
+        } else {
+            self.probe_interval
+                .min(self.heleket.config().breaker_recovery)
+        };
         if let Some((at, result)) = last.as_ref()
-            && closed
-            && at.elapsed() < self.probe_interval
+            && at.elapsed() < fresh_for
         {
             return result.clone();
         }
@@ -148,11 +159,17 @@ impl Payments {
         }
         match self.heleket.create_invoice(&req).await {
             Ok(inv) => {
-                let url = inv.url.clone().unwrap_or_default();
-                orders::attach_invoice(&self.db, order.id, &inv.uuid, &url, inv.expires_at())
-                    .await?;
+                let (effect, order) = self.apply(&order, &inv).await?;
+                if effect == Effect::Mismatch {
+                    // Never hand out a pay link for an invoice that is not this order's.
+                    orders::mark_failed(&self.db, order.id).await?;
+                    metrics::counter!("orders_failed_total").increment(1);
+                    return Err(ServiceError::Unavailable(
+                        "payments temporarily unavailable: Heleket's invoice does not match the order"
+                            .into(),
+                    ));
+                }
                 metrics::counter!("orders_created_total").increment(1);
-                let (_, order) = self.apply(order.id, inv.status()).await?;
                 Ok(order)
             }
             Err(e) => {
@@ -175,7 +192,10 @@ impl Payments {
             .filter(|o| o.user_id == user_id)
             .ok_or_else(|| ServiceError::NotFound(format!("order {order_id}")))?;
         let open = matches!(order.status.as_str(), "new" | "pending");
-        if !open || order.heleket_uuid.is_none() {
+        // Closed or credited but recent: Heleket may know better (a late payment, a refund).
+        let recent = order.created_at > time::OffsetDateTime::now_utc() - LATE_PAYMENT_WINDOW
+            && !matches!(order.status.as_str(), "failed" | "refunded");
+        if !(open || recent) || order.heleket_uuid.is_none() {
             return Ok(order);
         }
         if !self
@@ -216,15 +236,46 @@ impl Payments {
                 )));
             }
         };
+        Ok(self.apply(order, &inv).await?.1)
+    }
+
+    /// Applies an invoice Heleket confirmed and sends what follows from it:
+    /// the one way a status reaches an order (creation, callbacks, the
+    /// reconciler, "check status"). An invoice that does not match the order
+    /// changes nothing: it is recorded and the admins are told.
+    async fn apply(&self, order: &Order, inv: &Invoice) -> Result<(Effect, Order), ServiceError> {
+        let status = inv.status();
+        if let Some(reason) = mismatch(order, inv) {
+            metrics::counter!("heleket_invoice_mismatches_total").increment(1);
+            let amount = inv.amount_text();
+            let first = orders::record_mismatch(
+                &self.db,
+                &orders::Mismatch {
+                    order_id: order.id,
+                    invoice_uuid: &inv.uuid,
+                    status,
+                    reason: &reason,
+                    invoice_order_id: inv.order_id.as_deref(),
+                    invoice_amount: amount.as_deref(),
+                    invoice_currency: inv.currency.as_deref(),
+                },
+            )
+            .await?;
+            if first {
+                tracing::warn!(order_id = %order.id, invoice = %inv.uuid, status, %reason, "confirmed invoice does not match its order; nothing applied");
+                self.notifier
+                    .mismatch(order, &inv.uuid, status, &reason)
+                    .await;
+            } else {
+                tracing::info!(order_id = %order.id, invoice = %inv.uuid, status, "invoice mismatch seen again (already recorded)");
+            }
+            return Ok((Effect::Mismatch, order.clone()));
+        }
         if order.heleket_uuid.is_none() {
             let url = inv.url.clone().unwrap_or_default();
             orders::attach_invoice(&self.db, order.id, &inv.uuid, &url, inv.expires_at()).await?;
         }
-        Ok(self.apply(order.id, inv.status()).await?.1)
-    }
-
-    /// Applies a Heleket-confirmed status and sends what follows from it.
-    async fn apply(&self, id: Uuid, status: &str) -> Result<(Effect, Order), ServiceError> {
+        let id = order.id;
         let (effect, order) = orders::apply_status(&self.db, id, status).await?;
         match effect {
             Effect::Credited => {
@@ -237,7 +288,12 @@ impl Payments {
             }
             Effect::Underpaid => self.notifier.underpaid(&order).await,
             Effect::Closed => self.notifier.closed(&order).await,
-            Effect::Nothing => {}
+            Effect::Refunded => {
+                metrics::counter!("orders_refunded_total").increment(1);
+                tracing::warn!(order_id = %id, stars = order.stars, user_id = order.user_id, credited = order.credited_at.is_some(), "order refunded");
+                self.notifier.refunded(&order).await;
+            }
+            Effect::Mismatch | Effect::Nothing => {}
         }
         Ok((effect, order))
     }
@@ -339,27 +395,13 @@ impl Payments {
                 ServiceError::InvalidInput(format!("Heleket does not confirm invoice {uuid}: {e}"))
             }
         })?;
-        if inv
-            .order_id
-            .as_deref()
-            .is_some_and(|o| o != order.id.to_string())
-        {
-            return Err(ServiceError::InvalidInput(format!(
-                "invoice {uuid} belongs to another order"
-            )));
-        }
-        if order.heleket_uuid.is_none() {
-            orders::attach_invoice(
-                &self.db,
-                order.id,
-                &inv.uuid,
-                inv.url.as_deref().unwrap_or(""),
-                inv.expires_at(),
-            )
-            .await?;
-        }
         let confirmed = inv.status().to_string();
-        let (effect, _) = self.apply(order.id, &confirmed).await?;
+        let (effect, _) = self.apply(order, &inv).await?;
+        if effect == Effect::Mismatch {
+            // Recorded and the admins told; a redelivery would find the same.
+            metrics::counter!("heleket_callbacks_total", "outcome" => "mismatch").increment(1);
+            return Ok(format!("{confirmed}: mismatch"));
+        }
         let claimed_credit = orders::meaning(claimed) == Meaning::Credit;
         if claimed_credit && orders::meaning(&confirmed) != Meaning::Credit {
             metrics::counter!("heleket_callbacks_total", "outcome" => "unconfirmed").increment(1);
@@ -398,6 +440,37 @@ impl Payments {
     pub async fn history(&self, user_id: i64, limit: i64) -> Result<Vec<Order>, ServiceError> {
         Ok(orders::list_for_user(&self.db, user_id, limit.clamp(1, 50)).await?)
     }
+}
+
+/// Why a confirmed invoice is not this order's, if it is not: its order_id
+/// (always present), uuid, amount and currency must be the order's exactly
+/// (amounts as decimals: "15.0" is 15.00000000; currency codes ignore case).
+fn mismatch(order: &Order, inv: &Invoice) -> Option<String> {
+    let mut why = Vec::new();
+    match inv.order_id.as_deref() {
+        None => why.push("order_id missing".to_string()),
+        Some(o) if o != order.id.to_string() => why.push(format!("order_id {o}")),
+        Some(_) => {}
+    }
+    if let Some(u) = order.heleket_uuid.as_deref()
+        && u != inv.uuid
+    {
+        why.push(format!("invoice {} instead of {u}", inv.uuid));
+    }
+    match inv.amount() {
+        Some(a) if a == order.amount => {}
+        Some(a) => why.push(format!("amount {a}, order {}", order.amount_text())),
+        None => why.push(format!(
+            "amount {} unreadable",
+            inv.amount_text().unwrap_or_else(|| "missing".into())
+        )),
+    }
+    match inv.currency.as_deref() {
+        Some(c) if c.eq_ignore_ascii_case(&order.currency) => {}
+        Some(c) => why.push(format!("currency {c}, order {}", order.currency)),
+        None => why.push("currency missing".to_string()),
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 fn parse_order_id(s: &str) -> Result<Uuid, ServiceError> {

@@ -72,6 +72,54 @@ impl Notifier {
         self.to_user(o, &text).await;
     }
 
+    /// The payment went back to the payer; the stars credited for it were debited.
+    pub async fn refunded(&self, o: &Order) {
+        let debited = o.credited_at.is_some();
+        let text = match (o.language.as_str(), debited) {
+            ("ru", true) => format!(
+                "↩️ Оплата заказа {} возвращена. {} ⭐ списаны с баланса.",
+                short(o),
+                o.stars
+            ),
+            ("ru", false) => format!("↩️ Оплата заказа {} возвращена.", short(o)),
+            (_, true) => format!(
+                "↩️ The payment for order {} was refunded. {} ⭐ were taken off your balance.",
+                short(o),
+                o.stars
+            ),
+            (_, false) => format!("↩️ The payment for order {} was refunded.", short(o)),
+        };
+        self.to_user(o, &text).await;
+        self.to_admins(&format!(
+            "↩️ Order {} was refunded by Heleket: user {}, {} stars for {} {}. {}",
+            o.id,
+            o.user_id,
+            o.stars,
+            o.amount_text(),
+            o.currency,
+            if debited {
+                format!("{} stars debited.", o.stars)
+            } else {
+                "Nothing had been credited.".to_string()
+            }
+        ))
+        .await;
+    }
+
+    /// Heleket confirmed an invoice that is not this order's (altered, or another order's).
+    pub async fn mismatch(&self, o: &Order, invoice: &str, status: &str, reason: &str) {
+        self.to_admins(&format!(
+            "🚨 Heleket invoice {invoice} ({status}) does not match its order {}: {reason}. \
+             The order is user {}, {} stars for {} {}. Nothing credited; see payment_mismatches.",
+            o.id,
+            o.user_id,
+            o.stars,
+            o.amount_text(),
+            o.currency
+        ))
+        .await;
+    }
+
     pub async fn to_admins(&self, text: &str) {
         for &admin in &self.admins {
             if let Err(e) = self

@@ -54,6 +54,8 @@ pub enum Meaning {
     Underpaid,
     /// cancel, fail, system_fail: closed without payment.
     Closed,
+    /// refund, refund_paid: the money went back to the payer.
+    Refunded,
     /// Not final yet (check, process, confirm_check, wrong_amount_waiting, locked, refunds in progress).
     Pending,
     /// A status we do not know: recorded, never guessed.
@@ -65,6 +67,7 @@ pub fn meaning(status: &str) -> Meaning {
         "paid" | "paid_over" => Meaning::Credit,
         "wrong_amount" => Meaning::Underpaid,
         "cancel" | "fail" | "system_fail" => Meaning::Closed,
+        "refund" | "refund_paid" => Meaning::Refunded,
         // `locked` is AML review: it can still be released, so keep waiting.
         "check"
         | "confirm_check"
@@ -72,7 +75,6 @@ pub fn meaning(status: &str) -> Meaning {
         | "wrong_amount_waiting"
         | "locked"
         | "refund_process"
-        | "refund_paid"
         | "refund_fail" => Meaning::Pending,
         _ => Meaning::Unknown,
     }
@@ -84,6 +86,10 @@ pub enum Effect {
     Credited,
     Underpaid,
     Closed,
+    /// A refund was recorded (and the stars debited if they had been credited).
+    Refunded,
+    /// The confirmed invoice does not match the order: nothing applied, recorded.
+    Mismatch,
     Nothing,
 }
 
@@ -160,6 +166,31 @@ pub async fn list_for_user(
     .await
 }
 
+/// Orders already closed or credited but recent (created within `window`),
+/// not looked at for `recheck_every`: money can still arrive after an order
+/// expired, and a credited order can be refunded. Least recently looked at first.
+pub async fn recent_final_orders(
+    db: &PgPool,
+    window: std::time::Duration,
+    recheck_every: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders
+         WHERE heleket_uuid IS NOT NULL AND status NOT IN ('new', 'pending', 'failed', 'refunded')
+           AND created_at > now() - make_interval(secs => $1)
+           AND updated_at < now() - make_interval(secs => $2)
+         ORDER BY updated_at LIMIT $3"
+    ))
+    .bind(window.as_secs_f64())
+    .bind(recheck_every.as_secs_f64())
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Orders not final yet, least recently looked at first.
 pub async fn open_orders(
     db: &PgPool,
@@ -221,6 +252,38 @@ pub async fn mark_failed(db: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// What Heleket reported for an invoice that does not match its order.
+pub struct Mismatch<'a> {
+    pub order_id: Uuid,
+    pub invoice_uuid: &'a str,
+    pub status: &'a str,
+    pub reason: &'a str,
+    pub invoice_order_id: Option<&'a str>,
+    pub invoice_amount: Option<&'a str>,
+    pub invoice_currency: Option<&'a str>,
+}
+
+/// Records a mismatch for an operator; true the first time this one is seen.
+pub async fn record_mismatch(db: &PgPool, m: &Mismatch<'_>) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO payment_mismatches
+            (order_id, invoice_uuid, status, reason, invoice_order_id, invoice_amount, invoice_currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (order_id, invoice_uuid, status, reason) DO NOTHING",
+    )
+    .bind(m.order_id)
+    .bind(m.invoice_uuid)
+    .bind(m.status)
+    .bind(m.reason)
+    .bind(m.invoice_order_id)
+    .bind(m.invoice_amount)
+    .bind(m.invoice_currency)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
 pub async fn balance(db: &PgPool, user_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COALESCE(SUM(delta), 0)::BIGINT FROM ledger WHERE user_id = $1")
         .bind(user_id)
@@ -247,7 +310,7 @@ pub async fn apply_status(
     let open = matches!(order.status.as_str(), "new" | "pending");
     let effect = match meaning(status) {
         // Money received counts even if we had closed the order (a late payment).
-        Meaning::Credit if order.credited_at.is_none() => {
+        Meaning::Credit if order.credited_at.is_none() && order.status != "refunded" => {
             let inserted = sqlx::query(
                 "INSERT INTO ledger (user_id, order_id, delta, reason) VALUES ($1, $2, $3, 'purchase')
                  ON CONFLICT (order_id, reason) DO NOTHING",
@@ -272,6 +335,23 @@ pub async fn apply_status(
         Meaning::Closed if open => {
             set_status(&mut tx, id, status, status, false).await?;
             Effect::Closed
+        }
+        // The money went back: stars credited for it are debited (once: the
+        // ledger's UNIQUE (order_id, reason)), and the order says "refunded".
+        Meaning::Refunded if order.status != "refunded" => {
+            if order.credited_at.is_some() {
+                sqlx::query(
+                    "INSERT INTO ledger (user_id, order_id, delta, reason) VALUES ($1, $2, $3, 'refund')
+                     ON CONFLICT (order_id, reason) DO NOTHING",
+                )
+                .bind(order.user_id)
+                .bind(order.id)
+                .bind(-order.stars)
+                .execute(&mut *tx)
+                .await?;
+            }
+            set_status(&mut tx, id, "refunded", status, false).await?;
+            Effect::Refunded
         }
         Meaning::Pending if open => {
             set_status(&mut tx, id, "pending", status, false).await?;
@@ -334,6 +414,8 @@ mod tests {
         assert_eq!(meaning("system_fail"), Meaning::Closed);
         assert_eq!(meaning("check"), Meaning::Pending);
         assert_eq!(meaning("locked"), Meaning::Pending);
+        assert_eq!(meaning("refund_paid"), Meaning::Refunded);
+        assert_eq!(meaning("refund_process"), Meaning::Pending);
         assert_eq!(meaning("teleported"), Meaning::Unknown);
     }
 }

@@ -136,5 +136,11 @@ async fn an_idle_fleet_opens_no_new_redis_connections_and_logs_no_warning() {
             "Redis node :{p} saw {new} new connections while idle"
         );
     }
+    let warnings: Vec<_> = logs.lines()[lines_before..]
+        .iter()
+        .filter(|l| matches!(l["level"].as_str(), Some("WARN" | "ERROR")))
+        .cloned()
+        .collect();
+    assert!(warnings.is_empty(), "an idle fleet logged: {warnings:#?}");
     fleet.stop().await;
 }

@@ -7,6 +7,7 @@ mod harness;
 mod compose;
 mod config;
 mod health;
+mod payments_hardening;
 mod purchase;
 mod trace;
 mod updates;

@@ -7,8 +7,7 @@ pub mod callback;
 pub mod sign;
 
 use crate::config::HeleketConfig;
-use breaker::{Breaker, BreakerState, StateProbe};
-use failsafe::futures::CircuitBreaker as _;
+use breaker::{Breaker, BreakerState};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
@@ -49,18 +48,16 @@ pub struct Heleket {
     http: reqwest::Client,
     cfg: HeleketConfig,
     breaker: Breaker,
-    probe: StateProbe,
 }
 
 impl Heleket {
     pub fn new(cfg: HeleketConfig) -> Self {
-        let (breaker, probe) = breaker::new(cfg.breaker_threshold, cfg.breaker_recovery);
+        let breaker = breaker::new(cfg.breaker_threshold, cfg.breaker_recovery);
         Heleket {
             // The per-call deadline is enforced below (failsafe has none of its own).
             http: runtime::http::client(cfg.timeout + std::time::Duration::from_secs(1)),
             cfg,
             breaker,
-            probe,
         }
     }
 
@@ -69,21 +66,43 @@ impl Heleket {
     }
 
     pub fn breaker_state(&self) -> BreakerState {
-        self.probe.get()
+        self.breaker.state()
     }
 
     /// Asks the breaker whether a call may go out now (moves open → half-open
-    /// once the recovery time has passed).
+    /// once the recovery time has passed; false while the half-open trial is out).
     pub fn call_permitted(&self) -> bool {
-        self.breaker.is_call_permitted()
+        self.breaker.would_permit()
     }
 
     pub fn breaker_subscribe(&self) -> tokio::sync::watch::Receiver<BreakerState> {
-        self.probe.subscribe()
+        self.breaker.subscribe()
     }
 
-    /// POSTs `body` to `path` and returns the `result` of Heleket's envelope.
+    /// One operation through the breaker: POSTs `body` to `path` (retrying
+    /// transport errors and 5xx, except as the half-open trial, which is one
+    /// attempt) and returns the `result` of Heleket's envelope. The breaker
+    /// hears the operation's outcome once, however many attempts it took.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, HeleketError> {
+        let Some(permit) = self.breaker.try_acquire() else {
+            metrics::counter!("heleket_calls_total", "path" => path.to_string(), "outcome" => "circuit_open")
+                .increment(1);
+            return Err(HeleketError::CircuitOpen);
+        };
+        let result = if permit.is_trial() {
+            self.send(path, body).await
+        } else {
+            retrying(|| self.send(path, body)).await
+        };
+        match &result {
+            Err(e) if e.counts_as_failure() => permit.failure(),
+            _ => permit.success(),
+        }
+        result
+    }
+
+    /// One signed HTTP call, outside the breaker.
+    async fn send(&self, path: &str, body: &Value) -> Result<Value, HeleketError> {
         // Serialize once and sign these very bytes; re-serializing would change them.
         let bytes = serde_json::to_vec(body).expect("JSON values serialize");
         let sign = sign::sign(&bytes, self.cfg.api_key.expose_secret());
@@ -110,15 +129,7 @@ impl Heleket {
             envelope(status, &body)
         };
         let started = std::time::Instant::now();
-        let result = match self
-            .breaker
-            .call_with(HeleketError::counts_as_failure, call)
-            .await
-        {
-            Ok(v) => Ok(v),
-            Err(failsafe::Error::Rejected) => Err(HeleketError::CircuitOpen),
-            Err(failsafe::Error::Inner(e)) => Err(e),
-        };
+        let result = call.await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(HeleketError::Unavailable(_)) => "unavailable",
@@ -134,8 +145,10 @@ impl Heleket {
     }
 
     /// A cheap signed call that proves Heleket answers and accepts our key.
+    /// It bypasses the breaker and never moves it: a health check is not a
+    /// purchase (the services list may answer while invoices fail).
     pub async fn probe(&self) -> Result<(), HeleketError> {
-        self.post("/v1/payment/services", &serde_json::json!({}))
+        self.send("/v1/payment/services", &serde_json::json!({}))
             .await
             .map(|_| ())
     }
@@ -143,18 +156,18 @@ impl Heleket {
     /// Creates the invoice of an order. The order id is Heleket's `order_id`,
     /// so repeating the call returns the same invoice: safe to retry.
     pub async fn create_invoice(&self, req: &Value) -> Result<Invoice, HeleketError> {
-        let v = retrying(|| self.post("/v1/payment", req)).await?;
+        let v = self.post("/v1/payment", req).await?;
         parse_invoice(v)
     }
 
     pub async fn invoice_by_uuid(&self, uuid: &str) -> Result<Invoice, HeleketError> {
         let body = serde_json::json!({ "uuid": uuid });
-        parse_invoice(retrying(|| self.post("/v1/payment/info", &body)).await?)
+        parse_invoice(self.post("/v1/payment/info", &body).await?)
     }
 
     pub async fn invoice_by_order(&self, order_id: &str) -> Result<Invoice, HeleketError> {
         let body = serde_json::json!({ "order_id": order_id });
-        parse_invoice(retrying(|| self.post("/v1/payment/info", &body)).await?)
+        parse_invoice(self.post("/v1/payment/info", &body).await?)
     }
 }
 
@@ -182,12 +195,20 @@ where
     }
 }
 
-/// The invoice fields we use (reference 1.5); amounts are not read here.
+/// The invoice fields we use (reference 1.5). `amount`/`currency` are what
+/// was invoiced (compared with the order before anything is credited); what
+/// the payer sent (`payment_amount`, `payer_amount`, ...) is Heleket's business,
+/// summed up by `status`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Invoice {
     pub uuid: String,
     #[serde(default)]
     pub order_id: Option<String>,
+    /// A decimal string per the reference; kept raw so it is parsed exactly.
+    #[serde(default)]
+    amount: Option<Value>,
+    #[serde(default)]
+    pub currency: Option<String>,
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
@@ -205,6 +226,29 @@ impl Invoice {
             .as_deref()
             .or(self.payment_status.as_deref())
             .unwrap_or("check")
+    }
+
+    /// The invoiced amount as written by Heleket (a string, or a number's text).
+    pub fn amount_text(&self) -> Option<String> {
+        match self.amount.as_ref()? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The invoiced amount, exactly (never through a float); None if missing or not a decimal.
+    pub fn amount(&self) -> Option<rust_decimal::Decimal> {
+        let text = self.amount_text()?;
+        let text = text.trim();
+        let plain = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !plain {
+            return None;
+        }
+        text.parse().ok()
     }
 
     pub fn expires_at(&self) -> Option<time::OffsetDateTime> {
@@ -255,6 +299,26 @@ fn envelope(status: u16, body: &[u8]) -> Result<Value, HeleketError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoice_amounts_are_read_exactly() {
+        let inv = |amount: Value| {
+            parse_invoice(serde_json::json!({"uuid": "u", "amount": amount})).unwrap()
+        };
+        let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        assert_eq!(inv("15.00".into()).amount(), Some(d("15")));
+        assert_eq!(inv("0.10000000".into()).amount(), Some(d("0.1")));
+        assert_eq!(inv(serde_json::json!(3.75)).amount(), Some(d("3.75")));
+        assert_eq!(inv("1e3".into()).amount(), None);
+        assert_eq!(inv("".into()).amount(), None);
+        assert_eq!(inv(Value::Null).amount(), None);
+        assert_eq!(
+            parse_invoice(serde_json::json!({"uuid": "u"}))
+                .unwrap()
+                .amount(),
+            None
+        );
+    }
 
     #[test]
     fn envelope_classifies_heleket_replies() {

@@ -38,13 +38,15 @@ impl Config {
                 "the rate limit and RATE_LIMIT_BURST must be at least 1",
             ));
         }
+        let common = CommonConfig::from_env(env)?;
+        // Longer than one Heleket call (payments bounds that), shorter than
+        // the gateway's budget: checked by Deadlines.
+        let payments_timeout = common.deadlines.payments_call;
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
             listen: listen_addr(env, "BOT_LISTEN", "0.0.0.0:50051")?,
             payments_url,
-            // Longer than one Heleket call (payments bounds that), shorter than
-            // the gateway's budget: checked by Deadlines.
-            payments_timeout: runtime::config::Deadlines::from_env(env)?.payments_call,
+            payments_timeout,
             rate_limit: cache::RateLimit { per_minute, burst },
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,

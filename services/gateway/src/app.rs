@@ -29,9 +29,12 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
+        // Only an update's hand-over goes on after its answer; a callback's
+        // work is detached inside payments, so its call is bounded by the budget.
         let bot_channel = runtime::grpc::channel(&config.bot_url, config.work_limit)?;
-        let payments_channel = runtime::grpc::channel(&config.payments_url, config.work_limit)?;
-        let broadcast_channel = runtime::grpc::channel(&config.broadcast_url, config.work_limit)?;
+        let payments_channel = runtime::grpc::channel(&config.payments_url, config.update_budget)?;
+        let broadcast_channel =
+            runtime::grpc::channel(&config.broadcast_url, config.update_budget)?;
         let listener = TcpListener::bind(config.listen).await?;
         let tg = telegram::Bot::new(&config.telegram);
         let state = AppState {

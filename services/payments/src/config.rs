@@ -1,5 +1,5 @@
 use crate::pricing::Pricing;
-use runtime::config::{CommonConfig, ConfigError, Env, listen_addr, public_url};
+use runtime::config::{CommonConfig, ConfigError, Deadlines, Env, listen_addr, public_url};
 use runtime::db::DbConfig;
 use secrecy::SecretString;
 use std::net::{IpAddr, SocketAddr};
@@ -27,7 +27,7 @@ pub struct HeleketConfig {
 }
 
 impl HeleketConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env, deadlines: &Deadlines) -> Result<Self, ConfigError> {
         let api_base = env.string_or("HELEKET_API_BASE", "https://api.heleket.com");
         if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
             return Err(ConfigError::malformed(
@@ -48,7 +48,7 @@ impl HeleketConfig {
             merchant: env.required("MERCHANT_UUID")?,
             api_key: SecretString::from(env.required("API_KEY")?),
             api_base: api_base.trim_end_matches('/').to_string(),
-            timeout: runtime::config::Deadlines::from_env(env)?.heleket_call,
+            timeout: deadlines.heleket_call,
             breaker_threshold,
             breaker_recovery: env.seconds_within(
                 "CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
@@ -94,13 +94,15 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let heleket = HeleketConfig::from_env(env, &common.deadlines)?;
         Ok(Config {
-            common: CommonConfig::from_env(env)?,
+            common,
             listen: listen_addr(env, "PAYMENTS_LISTEN", "0.0.0.0:50052")?,
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,
             telegram: telegram::TelegramConfig::from_env(env)?,
-            heleket: HeleketConfig::from_env(env)?,
+            heleket,
             pricing: Pricing::from_env(env)?,
             callback_url: match (
                 env.optional("HELEKET_CALLBACK_URL"),

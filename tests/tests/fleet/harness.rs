@@ -9,6 +9,7 @@ use sandbox::telegram::{FakeTelegram, TelegramOptions, TgUser};
 use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testkit::nginx::{Nginx, NginxOptions};
 use testkit::postgres::TestDb;
@@ -454,4 +455,51 @@ pub fn message_update(update_id: i64, user_id: i64, text: &str) -> serde_json::V
             } else { serde_json::json!([]) }
         }
     })
+}
+
+/// What the fleet logs, captured (and still echoed to stderr).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        std::io::stderr().write_all(b)?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Installs the fleet's subscriber writing here. nextest runs each test in
+    /// its own process, so this runs before `Fleet::start` (whose init is then a no-op).
+    pub fn install() -> Logs {
+        let logs = Logs::default();
+        let w = logs.clone();
+        runtime::telemetry::init_with_writer("e2e", "info,sqlx=warn,fred=warn", None, move || {
+            w.clone()
+        })
+        .expect("telemetry");
+        logs
+    }
+
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Every captured line `pick` selects; panics when there is none.
+    pub fn matching(
+        &self,
+        what: &str,
+        pick: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let found: Vec<_> = self.lines().into_iter().filter(|l| pick(l)).collect();
+        assert!(!found.is_empty(), "no log line {what} was captured");
+        found
+    }
 }

@@ -115,7 +115,7 @@ async fn connections_received(fleet: &Fleet, port: u16) -> i64 {
 /// timeout, dozens a second per node, each with a warning).
 #[tokio::test]
 async fn an_idle_fleet_opens_no_new_redis_connections_and_logs_no_warning() {
-    let logs = crate::trace::Logs::install();
+    let logs = crate::harness::Logs::install();
     let fleet = Fleet::start().await;
     let mut ports = vec![fleet.redis.master_port()];
     ports.extend(fleet.redis.replica_ports());

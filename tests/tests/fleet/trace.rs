@@ -1,8 +1,7 @@
 //! W3C trace context travels from the incoming webhook request, through the
 //! gateway → bot gRPC hop, into the bot's outgoing call to Telegram.
 
-use crate::harness::{Fleet, SECRET, message_id, message_update, order_id_of, user};
-use std::sync::{Arc, Mutex};
+use crate::harness::{Fleet, Logs, SECRET, message_id, message_update, order_id_of, user};
 
 #[tokio::test]
 async fn a_trace_started_at_the_edge_reaches_the_bots_telegram_call() {
@@ -28,53 +27,6 @@ async fn a_trace_started_at_the_edge_reaches_the_bots_telegram_call() {
     // A new span, not the caller's.
     assert!(!seen.contains("00f067aa0ba902b7"), "{seen}");
     fleet.stop().await;
-}
-
-/// What the fleet logs, captured (and still echoed to stderr).
-#[derive(Clone, Default)]
-pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        std::io::stderr().write_all(b)?;
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    /// Installs the fleet's subscriber writing here. nextest runs each test in
-    /// its own process, so this runs before `Fleet::start` (whose init is then a no-op).
-    pub(crate) fn install() -> Logs {
-        let logs = Logs::default();
-        let w = logs.clone();
-        runtime::telemetry::init_with_writer("e2e", "info,sqlx=warn,fred=warn", None, move || {
-            w.clone()
-        })
-        .expect("telemetry");
-        logs
-    }
-
-    pub(crate) fn lines(&self) -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// Every captured line `pick` selects; panics when there is none.
-    fn matching(
-        &self,
-        what: &str,
-        pick: impl Fn(&serde_json::Value) -> bool,
-    ) -> Vec<serde_json::Value> {
-        let found: Vec<_> = self.lines().into_iter().filter(|l| pick(l)).collect();
-        assert!(!found.is_empty(), "no log line {what} was captured");
-        found
-    }
 }
 
 fn traceparent_of(trace_id: &str) -> String {

@@ -167,8 +167,11 @@ pub async fn list_for_user(
 }
 
 /// Orders already closed or credited but recent (created within `window`),
-/// not looked at for `recheck_every`: money can still arrive after an order
-/// expired, and a credited order can be refunded. Least recently looked at first.
+/// not looked at for `recheck_every` or a quarter of their age, whichever is
+/// longer: money can still arrive after an order expired, and a credited
+/// order can be refunded, but both get rarer with age, so an order is asked
+/// about some 20 times in its window instead of once per `recheck_every`.
+/// Least recently looked at first.
 pub async fn recent_final_orders(
     db: &PgPool,
     window: std::time::Duration,
@@ -181,7 +184,7 @@ pub async fn recent_final_orders(
         " FROM orders
          WHERE heleket_uuid IS NOT NULL AND status NOT IN ('new', 'pending', 'failed', 'refunded')
            AND created_at > now() - make_interval(secs => $1)
-           AND updated_at < now() - make_interval(secs => $2)
+           AND updated_at < now() - GREATEST(make_interval(secs => $2), (now() - created_at) / 4)
          ORDER BY updated_at LIMIT $3"
     ))
     .bind(window.as_secs_f64())
@@ -229,7 +232,11 @@ pub async fn attach_invoice(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE orders SET heleket_uuid = $2, pay_url = $3, expires_at = $4,
-            status = CASE WHEN status = 'new' THEN 'pending' ELSE status END, updated_at = now()
+            -- 'failed' too: a redelivered press may have given up on the invoice
+            -- while the first attempt was still creating it; the invoice exists,
+            -- so the order is payable and must stay in the reconciler's view.
+            status = CASE WHEN status IN ('new', 'failed') THEN 'pending' ELSE status END,
+            updated_at = now()
          WHERE id = $1 AND (heleket_uuid IS NULL OR heleket_uuid = $2)",
     )
     .bind(id)

@@ -1,5 +1,6 @@
-//! Heleket API client: every call signed over the exact bytes sent, bounded
-//! by `PAYMENT_TIMEOUT`, behind a circuit breaker so that while Heleket is
+//! Heleket API client: every call signed over the exact bytes sent, each
+//! operation (its retries included) bounded by `HELEKET_REQUEST_TIMEOUT`,
+//! behind a circuit breaker so that while Heleket is
 //! failing callers get "unavailable" at once instead of waiting for timeouts.
 
 pub mod breaker;
@@ -16,7 +17,7 @@ pub enum HeleketError {
     /// A transport error or a 5xx: worth a quick retry.
     #[error("heleket unavailable: {0}")]
     Unavailable(String),
-    /// No answer within `PAYMENT_TIMEOUT`: not retried inline, a user is waiting.
+    /// No answer within `HELEKET_REQUEST_TIMEOUT`: not retried inline, a user is waiting.
     #[error("heleket did not answer within {0:?}")]
     Timeout(std::time::Duration),
     /// The breaker is open: refused at once, without calling Heleket.
@@ -89,11 +90,25 @@ impl Heleket {
                 .increment(1);
             return Err(HeleketError::CircuitOpen);
         };
-        let result = if permit.is_trial() {
-            self.send(path, body).await
-        } else {
-            retrying(|| self.send(path, body)).await
+        // One deadline for the whole operation, retries included: this is the
+        // innermost of the nested deadlines (HELEKET_REQUEST_TIMEOUT).
+        let timeout = self.cfg.timeout;
+        let operation = async {
+            if permit.is_trial() {
+                self.send(path, body).await
+            } else {
+                // Stop retrying once the breaker has opened meanwhile: from then
+                // on every operation is refused at once, this one included.
+                retrying(
+                    || self.send(path, body),
+                    || self.breaker.state() == BreakerState::Closed,
+                )
+                .await
+            }
         };
+        let result = tokio::time::timeout(timeout, operation)
+            .await
+            .unwrap_or(Err(HeleketError::Timeout(timeout)));
         match &result {
             Err(e) if e.counts_as_failure() => permit.failure(),
             _ => permit.success(),
@@ -116,20 +131,23 @@ impl Heleket {
                 .body(bytes),
         );
         let timeout = self.cfg.timeout;
+        // The whole exchange (headers and body) under one deadline.
         let call = async move {
-            let resp = tokio::time::timeout(timeout, request.send())
+            let resp = request
+                .send()
                 .await
-                .map_err(|_| HeleketError::Timeout(timeout))?
                 .map_err(|e| HeleketError::Unavailable(e.without_url().to_string()))?;
             let status = resp.status().as_u16();
-            let body = tokio::time::timeout(timeout, resp.bytes())
+            let body = resp
+                .bytes()
                 .await
-                .map_err(|_| HeleketError::Timeout(timeout))?
                 .map_err(|e| HeleketError::Unavailable(e.without_url().to_string()))?;
             envelope(status, &body)
         };
         let started = std::time::Instant::now();
-        let result = call.await;
+        let result = tokio::time::timeout(timeout, call)
+            .await
+            .unwrap_or(Err(HeleketError::Timeout(timeout)));
         let outcome = match &result {
             Ok(_) => "ok",
             Err(HeleketError::Unavailable(_)) => "unavailable",
@@ -171,9 +189,9 @@ impl Heleket {
     }
 }
 
-/// Retries transport errors and 5xx with a short backoff; timeouts, an open
-/// breaker and refusals are returned at once.
-async fn retrying<F, Fut>(mut call: F) -> Result<Value, HeleketError>
+/// Retries transport errors and 5xx with a short backoff while `go_on()`
+/// holds; timeouts, an open breaker and refusals are returned at once.
+async fn retrying<F, Fut>(mut call: F, go_on: impl Fn() -> bool) -> Result<Value, HeleketError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Value, HeleketError>>,
@@ -185,7 +203,7 @@ where
     let mut attempt = 0;
     loop {
         match call().await {
-            Err(HeleketError::Unavailable(reason)) if attempt < BACKOFF.len() => {
+            Err(HeleketError::Unavailable(reason)) if attempt < BACKOFF.len() && go_on() => {
                 tracing::info!(%reason, attempt, "heleket call failed; retrying");
                 tokio::time::sleep(BACKOFF[attempt]).await;
                 attempt += 1;

@@ -85,10 +85,14 @@ async fn payment(s: &AppState) -> Component {
             let mut c = if r.heleket_reachable && r.breaker_state != "open" {
                 Component::up(None)
             } else {
-                Component::down(format!(
-                    "heleket unreachable or breaker {}: {}",
-                    r.breaker_state, r.detail
-                ))
+                Component::down(if r.heleket_reachable {
+                    format!("circuit breaker {}", r.breaker_state)
+                } else {
+                    format!(
+                        "heleket unreachable: {} (circuit breaker {})",
+                        r.detail, r.breaker_state
+                    )
+                })
             };
             if c.status == Status::Up && r.breaker_state == "half_open" {
                 c.status = Status::Degraded;

@@ -20,6 +20,13 @@ pub fn spawn(bot: telegram::Bot, url: String, secret: SecretString, shutdown: Ca
                     tracing::info!(%url, "webhook registered with Telegram");
                     return;
                 }
+                // Telegram refused the request itself (a wrong token, a URL it
+                // will not call): retrying cannot help, and a warning every
+                // minute forever would bury it. Said once, loudly.
+                Err(e @ telegram::TgError::BadRequest { .. }) => {
+                    tracing::error!(error = %e, %url, "Telegram refused setWebhook; check TELEGRAM_TOKEN and WEBHOOK_HOST, then restart the gateway");
+                    return;
+                }
                 Err(e) => tracing::warn!(error = %e, "setWebhook failed; retrying"),
             }
             tokio::select! {

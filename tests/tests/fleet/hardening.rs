@@ -277,3 +277,56 @@ async fn an_update_that_always_fails_is_parked_and_the_chat_moves_on() {
     assert!(!reply.params["text"].as_str().unwrap_or_default().is_empty());
     fleet.stop().await;
 }
+
+/// A token Telegram refuses (the seed's placeholder, a typo) is reported
+/// once as an error naming what to check, not retried with a warning every
+/// minute for ever: an idle gateway with a bad token is quiet after that.
+#[tokio::test]
+async fn a_refused_set_webhook_is_reported_once_and_not_retried() {
+    let logs = crate::harness::Logs::install();
+    runtime::http::install_crypto();
+    let tg = FakeTelegram::start(TelegramOptions {
+        expected_token: Some("1:the-real-token".into()),
+        ..TelegramOptions::default()
+    })
+    .await
+    .unwrap();
+    let redis = testkit::redis::RedisTrio::start().await.unwrap();
+    let db = testkit::postgres::fresh_database().await.unwrap();
+    let mut env = Env::from_pairs(seed_file());
+    for (k, v) in redis.env_pairs() {
+        env.set(&k, v);
+    }
+    env.set("REDIS_PASSWORD", "");
+    env.set("DATABASE_URL", db.url.clone());
+    env.set("TELEGRAM_API_BASE", tg.base_url());
+    env.set("GATEWAY_LISTEN", "127.0.0.1:0");
+    let gateway = gateway::App::build(gateway::Config::from_env(&env).unwrap())
+        .await
+        .unwrap();
+    let running = Running::spawn(|t| gateway.run(t));
+    tg.wait_for_call(|c| c.method == "setWebhook", Duration::from_secs(5))
+        .await
+        .expect("the gateway calls setWebhook");
+    // The old loop retried after 0.5, 1, 2 and 4 s.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(tg.calls_to("setWebhook").len(), 1);
+    let errors: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("setWebhook"))
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["level"], "ERROR");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TELEGRAM_TOKEN")
+    );
+    running.stop().await;
+}

@@ -12,6 +12,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }
-    tonic_prost_build::configure().compile_protos(&protos, &["proto"])?;
+    tonic_prost_build::configure()
+        // Campaign content, audience and schedule are stored as JSON by the
+        // broadcast service, exactly as they arrived over gRPC.
+        .type_attribute(
+            ".starshop.broadcast.v1",
+            "#[derive(serde::Serialize, serde::Deserialize)]",
+        )
+        .compile_protos(&protos, &["proto"])?;
     Ok(())
 }

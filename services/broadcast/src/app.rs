@@ -2,7 +2,11 @@
 
 use crate::config::Config;
 use proto::broadcast::broadcast_server::{Broadcast as BroadcastRpc, BroadcastServer};
-use proto::broadcast::{StatsReply, StatsRequest};
+use proto::broadcast::{
+    Audience, Campaign, CampaignRef, Content, CountAudienceReply, CreateCampaignRequest,
+    ListCampaignsReply, ListCampaignsRequest, SendPreviewReply, SendPreviewRequest, StatsReply,
+    StatsRequest, ValidateContentReply,
+};
 use runtime::ServiceError;
 use runtime::health::Report;
 use sqlx::PgPool;
@@ -77,6 +81,84 @@ impl BroadcastRpc for BroadcastService {
         Ok(Response::new(StatsReply {
             users_total,
             subscribers_reachable,
+            ..Default::default()
         }))
+    }
+
+    async fn validate_content(
+        &self,
+        _req: Request<Content>,
+    ) -> Result<Response<ValidateContentReply>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn count_audience(
+        &self,
+        _req: Request<Audience>,
+    ) -> Result<Response<CountAudienceReply>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn create_campaign(
+        &self,
+        _req: Request<CreateCampaignRequest>,
+    ) -> Result<Response<Campaign>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn send_preview(
+        &self,
+        _req: Request<SendPreviewRequest>,
+    ) -> Result<Response<SendPreviewReply>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn start_campaign(
+        &self,
+        _req: Request<CampaignRef>,
+    ) -> Result<Response<Campaign>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn pause_campaign(
+        &self,
+        _req: Request<CampaignRef>,
+    ) -> Result<Response<Campaign>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn resume_campaign(
+        &self,
+        _req: Request<CampaignRef>,
+    ) -> Result<Response<Campaign>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn cancel_campaign(
+        &self,
+        _req: Request<CampaignRef>,
+    ) -> Result<Response<Campaign>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn get_campaign(&self, _req: Request<CampaignRef>) -> Result<Response<Campaign>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    type WatchCampaignStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<Campaign, Status>> + Send>>;
+
+    async fn watch_campaign(
+        &self,
+        _req: Request<CampaignRef>,
+    ) -> Result<Response<Self::WatchCampaignStream>, Status> {
+        Err(Status::unimplemented("SKELETON"))
+    }
+
+    async fn list_campaigns(
+        &self,
+        _req: Request<ListCampaignsRequest>,
+    ) -> Result<Response<ListCampaignsReply>, Status> {
+        Err(Status::unimplemented("SKELETON"))
     }
 }

@@ -97,8 +97,11 @@ struct Parameters {
 /// A Bot API client for one token. Cheap to clone.
 #[derive(Clone)]
 pub struct Bot {
-    http: reqwest::Client,
-    method_base: String,
+    pub(crate) http: reqwest::Client,
+    /// `{api_base}/bot{token}`: methods are posted to `{method_base}/{method}`.
+    pub(crate) method_base: String,
+    /// `{api_base}/file/bot{token}`: files from getFile are fetched from `{file_base}/{file_path}`.
+    pub(crate) file_base: String,
 }
 
 impl std::fmt::Debug for Bot {
@@ -113,6 +116,7 @@ impl Bot {
         Bot {
             http: runtime::http::client(Duration::from_secs(30)),
             method_base: format!("{}/bot{}", cfg.api_base, cfg.token.expose_secret()),
+            file_base: format!("{}/file/bot{}", cfg.api_base, cfg.token.expose_secret()),
         }
     }
 

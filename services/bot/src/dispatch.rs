@@ -202,7 +202,7 @@ impl Dispatcher {
                 users::mark_unreachable(&self.db, chat_id, &reason).await?;
                 Ok(())
             }
-            Err(e @ (TgError::RetryAfter(_) | TgError::Transient(_))) => {
+            Err(e) if e.is_transient() => {
                 Err(ServiceError::Unavailable(format!("telegram: {e}")))
             }
             Err(e) => {

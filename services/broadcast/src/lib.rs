@@ -1,8 +1,16 @@
-//! The broadcast service: campaigns delivered at Telegram's limits. For now it
-//! serves its health and audience counts; campaigns build on this.
+//! The broadcast service: campaigns composed by admins (in the bot, later
+//! over the admin API) and delivered at Telegram's limits by an engine that
+//! every replica runs. See `engine` for the delivery rules and the README's
+//! "Broadcasts" section for the guarantees.
 
+mod api;
 mod app;
+pub mod audience;
 pub mod config;
+pub mod content;
+pub mod engine;
+pub mod schedule;
+pub mod store;
 
 pub use app::App;
 pub use config::Config;

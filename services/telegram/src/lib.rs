@@ -6,6 +6,6 @@ mod client;
 mod error;
 pub mod types;
 
-pub use client::{Bot, SendOptions, TelegramConfig};
+pub use client::{Bot, SendBudget, SendOptions, TelegramConfig};
 pub use error::TgError;
 pub use types::*;

@@ -4,6 +4,7 @@
 mod hardening;
 mod harness;
 
+mod broadcast;
 mod compose;
 mod config;
 mod health;

@@ -3,6 +3,7 @@
 
 mod app;
 pub mod config;
+pub mod schedule;
 
 pub use app::App;
 pub use config::Config;

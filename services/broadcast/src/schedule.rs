@@ -80,7 +80,7 @@ pub fn parse_at(at: &str, tz: &Tz, now: OffsetDateTime) -> Result<OffsetDateTime
     if instant < earliest {
         let ago = (now - instant).whole_seconds();
         return Err(format!(
-            "{text:?} is in the past ({} ago in {tz}): a scheduled broadcast needs a time from now on",
+            "{text:?} is in the past ({} ago): a scheduled broadcast needs a time from now on",
             human_duration(ago)
         ));
     }

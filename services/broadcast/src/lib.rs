@@ -3,6 +3,7 @@
 
 mod app;
 pub mod config;
+pub mod content;
 pub mod schedule;
 
 pub use app::App;

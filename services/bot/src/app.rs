@@ -29,7 +29,10 @@ impl App {
         let payments = runtime::grpc::channel(&config.payments_url, config.payments_timeout)?;
         let dispatcher = Dispatcher {
             db: db.clone(),
-            tg: telegram::Bot::new(&config.telegram),
+            // Replies share the token's send budget with broadcasts; they
+            // queue behind at most a fraction of a second of campaign sends.
+            tg: telegram::Bot::new(&config.telegram)
+                .paced(telegram::SendBudget::new(cache.clone(), &config.telegram)),
             cache: cache.clone(),
             payments: proto::payments::payments_client::PaymentsClient::new(payments),
             rate_limit: config.rate_limit,

@@ -52,11 +52,19 @@ impl BroadcastService {
                     .map(Some)
                     .ok_or_else(|| invalid("this schedule never occurs again"))
             }
-            ScheduleKind::Unspecified => Err(invalid("choose when to send: now, at a time, or recurring")),
+            ScheduleKind::Unspecified => {
+                Err(invalid("choose when to send: now, at a time, or recurring"))
+            }
         }
     }
 
-    async fn change(&self, r: CampaignRef, from: &[&str], to: &str, verb: &str) -> Reply<CampaignMsg> {
+    async fn change(
+        &self,
+        r: CampaignRef,
+        from: &[&str],
+        to: &str,
+        verb: &str,
+    ) -> Reply<CampaignMsg> {
         let id = store::parse_id(&r.id)?;
         let c = store::transition(self.engine.db(), id, from, to, verb).await?;
         tracing::info!(campaign = %id, actor = r.actor, to, "campaign status changed");
@@ -120,7 +128,8 @@ impl BroadcastRpc for BroadcastService {
     async fn count_audience(&self, req: Request<Audience>) -> Reply<CountAudienceReply> {
         let a = req.into_inner();
         audience::validate(&a)?;
-        let recipients = audience::count(self.engine.db(), &a, audience::Ids::Given(&a.user_ids)).await?;
+        let recipients =
+            audience::count(self.engine.db(), &a, audience::Ids::Given(&a.user_ids)).await?;
         let ignored_ids = if a.segment == Segment::UserIds as i32 {
             let distinct: std::collections::HashSet<i64> = a.user_ids.iter().copied().collect();
             distinct.len() as i64 - recipients
@@ -135,11 +144,17 @@ impl BroadcastRpc for BroadcastService {
 
     async fn create_campaign(&self, req: Request<CreateCampaignRequest>) -> Reply<CampaignMsg> {
         let r = req.into_inner();
-        let content = r.content.ok_or_else(|| invalid("the campaign has no content"))?;
+        let content = r
+            .content
+            .ok_or_else(|| invalid("the campaign has no content"))?;
         content::validate(&content).map_err(invalid)?;
-        let mut audience = r.audience.ok_or_else(|| invalid("the campaign has no audience"))?;
+        let mut audience = r
+            .audience
+            .ok_or_else(|| invalid("the campaign has no audience"))?;
         audience::validate(&audience)?;
-        let schedule = r.schedule.ok_or_else(|| invalid("the campaign has no schedule"))?;
+        let schedule = r
+            .schedule
+            .ok_or_else(|| invalid("the campaign has no schedule"))?;
         let run_at = self.first_run(&schedule)?;
         if r.title.chars().count() > 100 {
             return Err(invalid("the title is longer than 100 characters").into());
@@ -237,7 +252,11 @@ impl BroadcastRpc for BroadcastService {
         .map_err(ServiceError::from)?;
         let c = c.ok_or_else(|| ServiceError::NotFound(format!("campaign {id}")))?;
         if c.status != "draft" {
-            return Err(ServiceError::Conflict(format!("cannot start a campaign that is {}", c.status)).into());
+            return Err(ServiceError::Conflict(format!(
+                "cannot start a campaign that is {}",
+                c.status
+            ))
+            .into());
         }
         // Checked again: a draft confirmed late may name a time now past.
         let run_at = self.first_run(&c.schedule.0)?;
@@ -245,7 +264,11 @@ impl BroadcastRpc for BroadcastService {
         let started = match (kind, run_at) {
             (ScheduleKind::Now, _) | (_, None) => engine::materialise_and_run(&mut tx, &c).await?,
             (kind, Some(at)) => {
-                let status = if kind == ScheduleKind::Recurring { "recurring" } else { "scheduled" };
+                let status = if kind == ScheduleKind::Recurring {
+                    "recurring"
+                } else {
+                    "scheduled"
+                };
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE campaigns SET status = $2, run_at = $3, updated_at = now()
                      WHERE id = $1 RETURNING {COLUMNS}"
@@ -266,11 +289,13 @@ impl BroadcastRpc for BroadcastService {
     }
 
     async fn pause_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
-        self.change(req.into_inner(), &["running"], "paused", "pause").await
+        self.change(req.into_inner(), &["running"], "paused", "pause")
+            .await
     }
 
     async fn resume_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
-        self.change(req.into_inner(), &["paused"], "running", "resume").await
+        self.change(req.into_inner(), &["paused"], "running", "resume")
+            .await
     }
 
     async fn cancel_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
@@ -321,7 +346,10 @@ impl BroadcastRpc for BroadcastService {
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn list_campaigns(&self, req: Request<ListCampaignsRequest>) -> Reply<ListCampaignsReply> {
+    async fn list_campaigns(
+        &self,
+        req: Request<ListCampaignsRequest>,
+    ) -> Reply<ListCampaignsReply> {
         let r = req.into_inner();
         let before = if r.before_id.is_empty() {
             None

@@ -32,7 +32,9 @@ pub fn validate(a: &Audience) -> Result<Segment, ServiceError> {
             bad("the number of days must be between 1 and 3650")
         }
         Segment::UserIds if a.user_ids.is_empty() => bad("the id list is empty"),
-        Segment::UserIds if a.user_ids.len() > MAX_LIST => bad("the id list is too long (at most 2,000,000 ids)"),
+        Segment::UserIds if a.user_ids.len() > MAX_LIST => {
+            bad("the id list is too long (at most 2,000,000 ids)")
+        }
         s => Ok(s),
     }
 }
@@ -46,7 +48,8 @@ fn normalized_language(code: &str) -> Option<String> {
 /// Unsubscribed and unreachable users are always excluded.
 pub fn push_selection(q: &mut QueryBuilder<Postgres>, a: &Audience, ids: Ids<'_>) {
     q.push(" FROM users u WHERE u.subscribed AND u.reachable");
-    let buyer = " EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.credited_at IS NOT NULL)";
+    let buyer =
+        " EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.credited_at IS NOT NULL)";
     match Segment::try_from(a.segment).unwrap_or(Segment::Unspecified) {
         Segment::Buyers => {
             q.push(" AND").push(buyer);

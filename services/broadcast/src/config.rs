@@ -65,8 +65,13 @@ impl EngineConfig {
         let d = EngineConfig::default();
         let secs = Duration::from_secs;
         let ms = Duration::from_millis;
-        let send_timeout = env.seconds_within("BROADCAST_SEND_TIMEOUT", d.send_timeout, ms(100)..=secs(120))?;
-        let claim_lease = env.seconds_within("BROADCAST_CLAIM_LEASE", d.claim_lease, secs(1)..=secs(3600))?;
+        let send_timeout = env.seconds_within(
+            "BROADCAST_SEND_TIMEOUT",
+            d.send_timeout,
+            ms(100)..=secs(120),
+        )?;
+        let claim_lease =
+            env.seconds_within("BROADCAST_CLAIM_LEASE", d.claim_lease, secs(1)..=secs(3600))?;
         if claim_lease <= send_timeout {
             return Err(ConfigError::malformed(
                 "BROADCAST_CLAIM_LEASE",
@@ -85,9 +90,17 @@ impl EngineConfig {
         Ok(EngineConfig {
             send_timeout,
             claim_lease,
-            poll_interval: env.seconds_within("BROADCAST_POLL_INTERVAL", d.poll_interval, ms(10)..=secs(10))?,
+            poll_interval: env.seconds_within(
+                "BROADCAST_POLL_INTERVAL",
+                d.poll_interval,
+                ms(10)..=secs(10),
+            )?,
             max_attempts,
-            retry_base: env.seconds_within("BROADCAST_RETRY_BASE", d.retry_base, ms(10)..=secs(600))?,
+            retry_base: env.seconds_within(
+                "BROADCAST_RETRY_BASE",
+                d.retry_base,
+                ms(10)..=secs(600),
+            )?,
             progress_interval: env.seconds_within(
                 "BROADCAST_PROGRESS_INTERVAL",
                 d.progress_interval,

@@ -125,11 +125,13 @@ pub fn parse_id(id: &str) -> Result<Uuid, ServiceError> {
 }
 
 pub async fn load(db: &PgPool, id: Uuid) -> Result<Campaign, ServiceError> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("campaign {id}")))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("campaign {id}")))
 }
 
 /// Counts per recipient state; a finished campaign's are read from its row.

@@ -212,7 +212,10 @@ mod tests {
             interval: Duration::from_micros(interval_us(30)),
         };
         assert_eq!(s.offset(0), Duration::from_millis(5));
-        assert_eq!(s.offset(2), Duration::from_millis(5) + Duration::from_micros(67_200));
+        assert_eq!(
+            s.offset(2),
+            Duration::from_millis(5) + Duration::from_micros(67_200)
+        );
         // `rate` slots always span more than a second, so no sliding second
         // of arrivals holds more than `rate` sends.
         for rate in [1u32, 30, 1000] {

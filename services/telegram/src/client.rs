@@ -147,7 +147,11 @@ impl SendBudget {
     /// the send goes out unpaced, and Telegram's 429 (waited out by the
     /// caller) is the fallback.
     async fn wait_turn(&self, paid: bool) {
-        let rate = if paid { self.paid_per_sec } else { self.per_sec };
+        let rate = if paid {
+            self.paid_per_sec
+        } else {
+            self.per_sec
+        };
         match self
             .cache
             .reserve_sends(&self.key(paid), rate, 1, Duration::ZERO, REPLY_MAX_AHEAD)

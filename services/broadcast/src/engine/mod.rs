@@ -169,12 +169,9 @@ impl Engine {
             }
             let (tx, rx) = watch::channel(status);
             senders.insert(id, tx);
-            inner.tasks.spawn(sender::run(
-                inner.clone(),
-                id,
-                rx,
-                shutdown.child_token(),
-            ));
+            inner
+                .tasks
+                .spawn(sender::run(inner.clone(), id, rx, shutdown.child_token()));
         }
         Ok(())
     }

@@ -151,8 +151,8 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
                 continue;
             }
         };
-        let slot = OffsetDateTime::now_utc().unix_timestamp_nanos()
-            / p.interval.as_nanos().max(1) as i128;
+        let slot =
+            OffsetDateTime::now_utc().unix_timestamp_nanos() / p.interval.as_nanos().max(1) as i128;
         for c in live {
             let key = format!("bc:progress:{}:{slot}", c.id);
             if matches!(p.cache.claim(&key, p.interval * 2).await, Ok(true)) {
@@ -234,9 +234,7 @@ pub fn render(c: &Campaign, n: &Counts, lang: Lang, now: OffsetDateTime) -> (Str
         }
     }
     let id = c.id;
-    let button = |en: &str, ru_text: &str, action: &str| {
-        json!({"text": if ru { ru_text } else { en }, "callback_data": format!("bc:{action}:{id}")})
-    };
+    let button = |en: &str, ru_text: &str, action: &str| json!({"text": if ru { ru_text } else { en }, "callback_data": format!("bc:{action}:{id}")});
     let row = match c.status.as_str() {
         "running" => vec![
             button("⏸ Pause", "⏸ Пауза", "pause"),

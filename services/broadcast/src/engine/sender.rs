@@ -111,7 +111,11 @@ async fn send_campaign(
             return Ok(());
         }
         wait_out_flood(inner).await;
-        let permit = in_flight.clone().acquire_owned().await.expect("never closed");
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
         let reserved_at = Instant::now();
         let slots = match inner
             .cache
@@ -145,7 +149,15 @@ async fn send_campaign(
         }
         let (inner2, campaign2, status2) = (inner.clone(), campaign.clone(), status.clone());
         inner.tasks.spawn(async move {
-            let outcomes = send_batch(&inner2, &campaign2, &claimed.rows, reserved_at, slots, &status2).await;
+            let outcomes = send_batch(
+                &inner2,
+                &campaign2,
+                &claimed.rows,
+                reserved_at,
+                slots,
+                &status2,
+            )
+            .await;
             record(&inner2, id, claimed.token, &claimed.rows, outcomes).await;
             drop(permit);
         });
@@ -349,7 +361,9 @@ fn classify(result: Result<Value, TgError>, attempts: i32, inner: &Inner) -> Out
         Err(TgError::Unreachable(d)) => Outcome::Blocked(d),
         Err(e @ (TgError::Transient(_) | TgError::NotSent(_))) => backoff(e.to_string()),
         Err(e @ TgError::Unconfirmed(_)) => Outcome::Unknown(e.to_string()),
-        Err(e @ (TgError::BadRequest { .. } | TgError::NotModified)) => Outcome::Failed(e.to_string()),
+        Err(e @ (TgError::BadRequest { .. } | TgError::NotModified)) => {
+            Outcome::Failed(e.to_string())
+        }
     }
 }
 
@@ -404,7 +418,20 @@ async fn record(inner: &Inner, id: Uuid, token: Uuid, rows: &[Claimed], outcomes
     let deadline = Instant::now() + inner.cfg.claim_lease;
     let mut wait = Duration::from_millis(100);
     loop {
-        match write_outcomes(inner, id, token, &users, &states, &errors, &message_ids, &delays, &attempt_deltas, &blocked).await {
+        match write_outcomes(
+            inner,
+            id,
+            token,
+            &users,
+            &states,
+            &errors,
+            &message_ids,
+            &delays,
+            &attempt_deltas,
+            &blocked,
+        )
+        .await
+        {
             Ok(()) => return,
             Err(e) if Instant::now() + wait < deadline => {
                 tracing::warn!(campaign = %id, error = %e, "could not record outcomes; retrying");

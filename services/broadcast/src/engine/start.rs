@@ -112,7 +112,11 @@ async fn start_one_occurrence(inner: &Inner) -> Result<Option<Campaign>, Service
     Ok(started.or(Some(series)))
 }
 
-fn next_occurrence(inner: &Inner, series: &Campaign, after: OffsetDateTime) -> Option<OffsetDateTime> {
+fn next_occurrence(
+    inner: &Inner,
+    series: &Campaign,
+    after: OffsetDateTime,
+) -> Option<OffsetDateTime> {
     let s = &series.schedule.0;
     let tz = if s.timezone.is_empty() {
         inner.tz.clone()

@@ -415,8 +415,7 @@ async fn pause_stops_sending_resume_continues_and_cancel_is_final() {
         .tg
         .calls_to("editMessageText")
         .into_iter()
-        .filter(|e| e.chat_id() == Some(ADMIN))
-        .next_back()
+        .rfind(|e| e.chat_id() == Some(ADMIN))
         .expect("progress edits");
     let t = last_edit.params["text"].as_str().unwrap();
     assert!(t.contains("cancelled"), "{t}");

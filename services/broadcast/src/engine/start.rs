@@ -119,9 +119,9 @@ fn next_occurrence(
 ) -> Option<OffsetDateTime> {
     let s = &series.schedule.0;
     let tz = if s.timezone.is_empty() {
-        inner.tz.clone()
+        inner.tz
     } else {
-        schedule::parse_timezone(&s.timezone).unwrap_or_else(|_| inner.tz.clone())
+        schedule::parse_timezone(&s.timezone).unwrap_or(inner.tz)
     };
     match schedule::parse_recurring(&s.cron, &tz) {
         Ok(r) => r.next_after(after),

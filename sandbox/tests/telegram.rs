@@ -309,6 +309,19 @@ async fn paid_broadcasts_pass_the_30_per_second_limit() {
 }
 
 #[tokio::test]
+async fn ordinary_replies_are_not_starved_by_a_paid_campaign() {
+    let tg = fake().await;
+    let results = burst(&tg, 60, true).await;
+    assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
+    // However fast the burst ran, the paid sends took nothing from the ordinary 30/s budget.
+    for chat in 0..30 {
+        let params = json!({"chat_id": 9000 + chat, "text": "your balance"});
+        let (status, body) = api(&tg, "sendMessage", params).await;
+        assert_eq!(status, 200, "reply {chat}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn a_fourth_quick_send_to_one_chat_gets_429() {
     within_one_second(|tg| async move {
         for _ in 0..3 {

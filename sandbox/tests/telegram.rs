@@ -689,3 +689,76 @@ async fn a_method_in_the_webhook_response_is_executed() {
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].params["text"], "pong");
 }
+
+/// A rough throughput figure, not a pass/fail timing check: `cargo test -p sandbox --test
+/// telegram send_rate -- --ignored --nocapture` prints sends per second with the limits off.
+/// The client writes raw HTTP/1.1 on keep-alive connections so that the figure is mostly the
+/// fake's own cost, not a debug-built HTTP client's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn send_rate_with_limits_off() {
+    let tg = FakeTelegram::start(TelegramOptions {
+        enforce_limits: false,
+        ..TelegramOptions::default()
+    })
+    .await
+    .unwrap();
+    let addr = tg.base_url().trim_start_matches("http://").to_owned();
+    let (connections, per_connection) = (16, 2000);
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let addr = addr.clone();
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                for i in 0..per_connection {
+                    let chat = c * per_connection + i + 1;
+                    raw_send(&mut stream, &addr, chat).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = connections * per_connection;
+    let recorded = tg.calls();
+    assert_eq!(recorded.len(), total as usize);
+    assert!(recorded.iter().all(|c| c.status == 200));
+    println!(
+        "{total} sends in {elapsed:.2} s: {:.0} sends/s",
+        total as f64 / elapsed
+    );
+}
+
+async fn raw_send(stream: &mut tokio::net::TcpStream, host: &str, chat: i64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = format!(
+        r#"{{"chat_id":{chat},"text":"Big sale: <b>-50%</b> today","parse_mode":"HTML","reply_markup":{{"inline_keyboard":[[{{"text":"Shop","url":"https://shop.example/?c={chat}"}}]]}}}}"#
+    );
+    let request = format!(
+        "POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        let mut chunk = [0u8; 2048];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed");
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+            let length: usize = text[..head_end]
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("content-length");
+            if buf.len() >= head_end + 4 + length {
+                return;
+            }
+        }
+    }
+}

@@ -1,14 +1,12 @@
 //! HTTP entry point: `/bot{token}/{method}` plus the `/_sandbox/` control routes.
 
-use std::sync::Arc;
-use std::time::SystemTime;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::RecordedCall;
 use super::methods::{self, ApiError};
@@ -48,7 +46,7 @@ async fn bot_api(
                 params: Value::Null,
                 headers: headers_vec,
                 status: 400,
-                at: SystemTime::now(),
+                at: state.now().wall,
                 response: err.clone(),
             };
             state.record(call);
@@ -59,6 +57,8 @@ async fn bot_api(
 }
 
 /// Runs and records one call; shared by HTTP requests and replies embedded in webhook answers.
+/// The call and its record share one critical section, so limits stay exact and the record's
+/// order and times are the order and times the fake admitted the calls.
 pub(crate) fn execute(
     state: &State,
     token: &str,
@@ -67,10 +67,12 @@ pub(crate) fn execute(
     headers: Vec<(String, String)>,
 ) -> (u16, Value) {
     let canonical = methods::canonical(method);
+    let mut inner = state.lock();
+    let now = state.now();
     let outcome = if !token_accepted(state, token) {
         Err(ApiError::new(401, "Unauthorized"))
     } else if let Some(name) = canonical {
-        methods::dispatch(state, token, name, &params)
+        methods::dispatch(state, &mut inner, now, token, name, &params)
     } else {
         Err(ApiError::new(404, "Not Found"))
     };
@@ -78,15 +80,17 @@ pub(crate) fn execute(
         Ok(body) => (200, body),
         Err(err) => (err.code, err.to_json()),
     };
-    state.record(RecordedCall {
+    inner.calls.push(RecordedCall {
         method: canonical.unwrap_or(method).to_owned(),
         token: token.to_owned(),
         params,
         headers,
         status,
-        at: SystemTime::now(),
+        at: now.wall,
         response: body.clone(),
     });
+    drop(inner);
+    state.changed.notify_waiters();
     (status, body)
 }
 

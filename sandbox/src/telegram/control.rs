@@ -50,7 +50,7 @@ async fn list_calls(AxState(state): AxState<Arc<State>>, Query(f): Query<CallFil
 }
 
 async fn clear_calls(AxState(state): AxState<Arc<State>>) -> StatusCode {
-    state.lock().calls.clear();
+    state.lock().clear_calls();
     StatusCode::NO_CONTENT
 }
 

@@ -1,11 +1,9 @@
 //! The Bot API methods the fleet uses, answered like Telegram.
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
 use super::params;
-use super::state::{Blocked, Inner, State, StoredMessage, Webhook, unix_now};
+use super::state::{Blocked, Inner, Now, State, StoredMessage, Webhook, unix_now};
 use super::validate;
 
 /// Canonical names; requests match them case-insensitively like Telegram does.
@@ -91,10 +89,15 @@ pub(crate) fn bot_user(token: &str) -> Value {
     })
 }
 
-/// Runs one call against the state; the whole call holds the lock so limits stay exact.
-pub(crate) fn dispatch(state: &State, token: &str, method: &str, params: &Value) -> Reply {
-    let mut inner = state.lock();
-    let inner = &mut *inner;
+/// Runs one call against the state; the caller holds the lock for the whole call.
+pub(crate) fn dispatch(
+    state: &State,
+    inner: &mut Inner,
+    now: Now,
+    token: &str,
+    method: &str,
+    params: &Value,
+) -> Reply {
     match method {
         "getMe" => ok(bot_user(token)),
         "setWebhook" => set_webhook(inner, token, params),
@@ -110,7 +113,7 @@ pub(crate) fn dispatch(state: &State, token: &str, method: &str, params: &Value)
         }
         "answerCallbackQuery" => answer_callback_query(inner, params),
         "editMessageText" | "editMessageReplyMarkup" => edit(inner, token, method, params),
-        _ => send(state, inner, token, method, params),
+        _ => send(state, inner, now, token, method, params),
     }
 }
 
@@ -210,7 +213,14 @@ fn check_reachable(inner: &Inner, chat_id: i64) -> Result<(), ApiError> {
     }
 }
 
-fn send(state: &State, inner: &mut Inner, token: &str, method: &str, params: &Value) -> Reply {
+fn send(
+    state: &State,
+    inner: &mut Inner,
+    now: Now,
+    token: &str,
+    method: &str,
+    params: &Value,
+) -> Reply {
     debug_assert!(SEND_METHODS.contains(&method));
     let chat_id = chat_id(params)?;
     let markup = params::markup(params);
@@ -248,7 +258,7 @@ fn send(state: &State, inner: &mut Inner, token: &str, method: &str, params: &Va
         let paid = params::boolean(params, "allow_paid_broadcast");
         inner
             .limiter
-            .acquire(token, chat_id, paid, Instant::now())
+            .acquire(token, chat_id, paid, now.instant)
             .map_err(|retry_after| ApiError {
                 code: 429,
                 description: format!("Too Many Requests: retry after {retry_after}"),

@@ -206,7 +206,7 @@ impl FakeTelegram {
     }
 
     pub fn clear_calls(&self) {
-        self.state.lock().calls.clear();
+        self.state.lock().clear_calls();
     }
 
     /// Waits until a recorded call (already recorded ones included) matches `pred`.
@@ -216,13 +216,31 @@ impl FakeTelegram {
         timeout: Duration,
     ) -> Option<RecordedCall> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Only calls not yet looked at are checked, so waiting during a long broadcast costs
+        // each new call one predicate, not a scan of everything recorded so far.
+        let mut seen = (0, 0);
         loop {
             // Register interest before looking, so a call recorded in between still wakes us.
             let notified = self.state.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(found) = self.state.lock().calls.iter().find(|c| pred(c)) {
-                return Some(found.clone());
+            {
+                let inner = self.state.lock();
+                let from = if seen.0 == inner.calls_cleared {
+                    seen.1
+                } else {
+                    0
+                };
+                if let Some(found) = inner
+                    .calls
+                    .get(from..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .find(|c| pred(c))
+                {
+                    return Some(found.clone());
+                }
+                seen = (inner.calls_cleared, inner.calls.len());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return None;

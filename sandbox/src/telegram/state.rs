@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -19,6 +19,16 @@ pub(crate) struct State {
     pub changed: Notify,
     inner: Mutex<Inner>,
     update_ids: AtomicI64,
+    /// One reading of both clocks at start, so recorded wall times are derived from the same
+    /// monotonic instants the limiter sees.
+    epoch: (Instant, SystemTime),
+}
+
+/// The moment a call is handled: `instant` for the limits, `wall` for the record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Now {
+    pub instant: Instant,
+    pub wall: SystemTime,
 }
 
 impl State {
@@ -36,10 +46,20 @@ impl State {
                 webhook: None,
                 limiter,
                 callback_ids: HashSet::new(),
+                calls_cleared: 0,
             }),
             // Real update ids are large and rise by one; a fixed start keeps logs readable.
             update_ids: AtomicI64::new(700_000_000),
+            epoch: (Instant::now(), SystemTime::now()),
         }
+    }
+
+    /// Read while holding the lock, so the recorded times of calls rise in the order the calls
+    /// were admitted and a per-second count over them agrees with the limiter's.
+    pub fn now(&self) -> Now {
+        let instant = Instant::now();
+        let wall = self.epoch.1 + instant.duration_since(self.epoch.0);
+        Now { instant, wall }
     }
 
     /// A poisoned lock only means a test panicked mid-call; the data is still usable.
@@ -65,9 +85,16 @@ pub(crate) struct Inner {
     pub limiter: Limiter,
     /// Callback query ids handed to the bot; answering any other id fails like Telegram.
     pub callback_ids: HashSet<String>,
+    /// Bumped by every clear, so a waiter that remembers how far it looked starts over.
+    pub calls_cleared: u64,
 }
 
 impl Inner {
+    pub fn clear_calls(&mut self) {
+        self.calls.clear();
+        self.calls_cleared += 1;
+    }
+
     pub fn chat(&mut self, id: i64) -> &mut Chat {
         self.chats.entry(id).or_default()
     }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use sandbox::telegram::{FakeTelegram, TelegramOptions, TgUser};
+use sandbox::telegram::{FakeTelegram, FaultSpec, TelegramOptions, TgUser};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "123456:ABC-def_ghi";
@@ -688,6 +688,153 @@ async fn a_method_in_the_webhook_response_is_executed() {
     let replies = tg.messages_to(31);
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].params["text"], "pong");
+}
+
+fn count_429(tg: &FakeTelegram) -> usize {
+    tg.calls().iter().filter(|c| c.status == 429).count()
+}
+
+async fn control(tg: &FakeTelegram, path: &str, body: Value) -> (u16, Value) {
+    let resp = common::client()
+        .post(format!("{}/_sandbox{path}", tg.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn an_injected_429_pauses_every_send_of_the_token() {
+    let tg = fake().await;
+    let (status, body) = control(
+        &tg,
+        "/faults",
+        json!({"count": 1, "error": "flood_wait", "retry_after": 30}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 1, "text": "news"})).await,
+        (
+            429,
+            json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 30", "parameters": {"retry_after": 30}})
+        )
+    );
+    // Every later send of the token, to any chat and by any send method, waits out the rest.
+    for (method, params) in [
+        ("sendMessage", json!({"chat_id": 2, "text": "news"})),
+        ("sendPhoto", json!({"chat_id": 3, "photo": "AgACphoto"})),
+        (
+            "copyMessage",
+            json!({"chat_id": 4, "from_chat_id": 4, "message_id": 1}),
+        ),
+    ] {
+        let (status, body) = api(&tg, method, params).await;
+        assert_eq!(status, 429, "{method}: {body}");
+        let retry = body["parameters"]["retry_after"].as_u64().unwrap();
+        assert!((1..=30).contains(&retry), "{retry}");
+        assert_eq!(
+            body["description"],
+            format!("Too Many Requests: retry after {retry}")
+        );
+    }
+    assert_eq!(api(&tg, "getMe", json!({})).await.0, 200, "not a send");
+    let other = api_as(
+        &tg,
+        "777:other",
+        "sendMessage",
+        json!({"chat_id": 100, "text": "x"}),
+    );
+    assert_eq!(other.await.0, 200, "another token has its own flood state");
+    assert_eq!(count_429(&tg), 4, "refused calls are recorded");
+    assert!((1..=4).all(|chat| tg.messages_to(chat).is_empty()));
+    assert!(tg.pending_faults().is_empty(), "the one fault fired");
+
+    tg.clear_faults();
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 1, "text": "news"}))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_flood_wait_ends_by_itself() {
+    let tg = fake().await;
+    tg.inject_errors(FaultSpec::flood_wait(1, 1));
+    let send = || api(&tg, "sendMessage", json!({"chat_id": 1, "text": "news"}));
+    assert_eq!(send().await.0, 429);
+    // Waiting at least retry_after is always enough, however slow the machine.
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert_eq!(send().await.0, 200);
+}
+
+#[tokio::test]
+async fn injected_5xx_hit_only_the_matching_calls_and_run_out() {
+    let tg = fake().await;
+    tg.inject_errors(
+        FaultSpec::server_error(2, 502)
+            .only_method("sendMessage")
+            .only_chat(7),
+    );
+    let to_seven = json!({"chat_id": 7, "text": "news"});
+    let to_eight = json!({"chat_id": 8, "text": "news"});
+    assert_eq!(api(&tg, "sendMessage", to_eight).await.0, 200);
+    assert_eq!(
+        api(
+            &tg,
+            "sendPhoto",
+            json!({"chat_id": 7, "photo": "AgACphoto"})
+        )
+        .await
+        .0,
+        200
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            api(&tg, "sendMessage", to_seven.clone()).await,
+            (
+                502,
+                json!({"ok": false, "error_code": 502, "description": "Bad Gateway"})
+            )
+        );
+    }
+    assert_eq!(api(&tg, "sendMessage", to_seven).await.0, 200);
+    let texts: Vec<_> = tg.messages_to(7).iter().map(|c| c.method.clone()).collect();
+    assert_eq!(
+        texts,
+        ["sendPhoto", "sendMessage"],
+        "failed sends were not delivered"
+    );
+
+    let (status, _) = control(
+        &tg,
+        "/faults",
+        json!({"count": 1, "error": "server", "code": 500, "description": "Internal Server Error: restart"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = api(
+        &tg,
+        "copyMessage",
+        json!({"chat_id": 9, "from_chat_id": 7, "message_id": 1}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["description"].as_str()),
+        (500, Some("Internal Server Error: restart"))
+    );
+    let (status, _) = control(
+        &tg,
+        "/faults",
+        json!({"count": 1, "error": "server", "code": 404}),
+    )
+    .await;
+    assert_eq!(status, 400, "only 5xx can be injected as server errors");
 }
 
 /// A rough throughput figure, not a pass/fail timing check: `cargo test -p sandbox --test

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::api::{error_reply, json_reply};
 use super::state::{Blocked, State};
-use super::{Delivery, RecordedCall, TgUser, methods, webhook};
+use super::{Delivery, FaultSpec, RecordedCall, TgUser, methods, webhook};
 
 pub(crate) fn router() -> Router<Arc<State>> {
     Router::new()
@@ -25,6 +25,10 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/chats/{id}/block", post(block))
         .route("/chats/{id}/deactivate", post(deactivate))
         .route("/chats/{id}/unblock", post(unblock))
+        .route(
+            "/faults",
+            get(list_faults).post(inject_fault).delete(clear_faults),
+        )
 }
 
 #[derive(Deserialize)]
@@ -157,5 +161,32 @@ async fn deactivate(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) ->
 
 async fn unblock(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
     state.lock().blocked.remove(&id);
+    StatusCode::NO_CONTENT
+}
+
+async fn inject_fault(
+    AxState(state): AxState<Arc<State>>,
+    axum::Json(spec): axum::Json<FaultSpec>,
+) -> Response {
+    if let Err(err) = spec.validate() {
+        return error_reply(StatusCode::BAD_REQUEST, err);
+    }
+    let mut inner = state.lock();
+    inner.faults.inject(spec);
+    json_reply(
+        StatusCode::CREATED,
+        json!({"pending": inner.faults.pending()}),
+    )
+}
+
+async fn list_faults(AxState(state): AxState<Arc<State>>) -> Response {
+    json_reply(
+        StatusCode::OK,
+        json!({"pending": state.lock().faults.pending()}),
+    )
+}
+
+async fn clear_faults(AxState(state): AxState<Arc<State>>) -> StatusCode {
+    state.lock().faults.clear();
     StatusCode::NO_CONTENT
 }

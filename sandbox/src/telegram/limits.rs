@@ -70,9 +70,7 @@ impl Limiter {
             wait = wait.max(group.wait(now, MINUTE, self.group_per_min));
         }
         if !wait.is_zero() {
-            // Telegram answers whole seconds; rounding up means retrying after N always works.
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(secs.max(1));
+            return Err(whole_seconds(wait));
         }
         let windows = if paid {
             &mut self.paid
@@ -92,6 +90,12 @@ impl Limiter {
         }
         Ok(())
     }
+}
+
+/// Telegram answers whole seconds; rounding up means retrying after N always works.
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 #[derive(Default)]

@@ -47,6 +47,14 @@ impl ApiError {
         Self::new(400, description)
     }
 
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        Self {
+            code: 429,
+            description: format!("Too Many Requests: retry after {retry_after}"),
+            retry_after: Some(retry_after),
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         let mut v = json!({"ok": false, "error_code": self.code, "description": self.description});
         if let Some(n) = self.retry_after {
@@ -98,6 +106,10 @@ pub(crate) fn dispatch(
     method: &str,
     params: &Value,
 ) -> Reply {
+    let is_send = SEND_METHODS.contains(&method);
+    inner
+        .faults
+        .check(token, method, is_send, params, now.instant)?;
     match method {
         "getMe" => ok(bot_user(token)),
         "setWebhook" => set_webhook(inner, token, params),
@@ -259,11 +271,7 @@ fn send(
         inner
             .limiter
             .acquire(token, chat_id, paid, now.instant)
-            .map_err(|retry_after| ApiError {
-                code: 429,
-                description: format!("Too Many Requests: retry after {retry_after}"),
-                retry_after: Some(retry_after),
-            })?;
+            .map_err(ApiError::too_many_requests)?;
     }
     let chat = inner.chat(chat_id);
     let message_id = chat.next_message_id();

@@ -3,6 +3,7 @@
 
 mod api;
 mod control;
+mod faults;
 mod limits;
 mod methods;
 mod params;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::net::{self, ServerGuard};
+pub use faults::{FaultError, FaultSpec};
 use state::{Blocked, State};
 
 /// Knobs of the fake. `Default` gives Telegram's documented limits on a free local port.
@@ -263,6 +265,28 @@ impl FakeTelegram {
 
     pub fn unblock_chat(&self, chat_id: i64) {
         self.state.lock().blocked.remove(&chat_id);
+    }
+
+    /// The next `spec.count` matching calls fail with the given 429 or 5xx instead of being
+    /// delivered (see [`FaultSpec`]). An injected 429 starts a flood wait: for `retry_after`
+    /// seconds every send call of that token is answered 429, recorded and not delivered.
+    ///
+    /// Panics on a spec that could never fire (a test bug), like an assertion.
+    pub fn inject_errors(&self, spec: FaultSpec) {
+        if let Err(err) = spec.validate() {
+            panic!("inject_errors: {err}");
+        }
+        self.state.lock().faults.inject(spec);
+    }
+
+    /// Drops the faults not yet fired and ends any flood wait now.
+    pub fn clear_faults(&self) {
+        self.state.lock().faults.clear();
+    }
+
+    /// Faults still waiting to fire, with their remaining counts.
+    pub fn pending_faults(&self) -> Vec<FaultSpec> {
+        self.state.lock().faults.pending()
     }
 
     /// The URL set by the bot with setWebhook, if any.

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use super::RecordedCall;
 use super::TelegramOptions;
+use super::faults::Faults;
 use super::limits::Limiter;
 
 pub(crate) struct State {
@@ -47,6 +48,7 @@ impl State {
                 limiter,
                 callback_ids: HashSet::new(),
                 calls_cleared: 0,
+                faults: Faults::default(),
             }),
             // Real update ids are large and rise by one; a fixed start keeps logs readable.
             update_ids: AtomicI64::new(700_000_000),
@@ -87,6 +89,7 @@ pub(crate) struct Inner {
     pub callback_ids: HashSet<String>,
     /// Bumped by every clear, so a waiter that remembers how far it looked starts over.
     pub calls_cleared: u64,
+    pub faults: Faults,
 }
 
 impl Inner {

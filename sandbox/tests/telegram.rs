@@ -396,6 +396,42 @@ async fn blocked_and_deactivated_chats_get_403() {
 }
 
 #[tokio::test]
+async fn a_vanished_chat_is_not_found() {
+    let tg = fake().await;
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 80, "text": "t"}))
+            .await
+            .0,
+        200
+    );
+    tg.vanish_chat(80);
+    let not_found = (400, bad_request("Bad Request: chat not found"));
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 80, "text": "t"})).await,
+        not_found
+    );
+    let (status, _) = control(&tg, "/chats/81/vanish", json!({})).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        api(
+            &tg,
+            "sendPhoto",
+            json!({"chat_id": 81, "photo": "AgACphoto"})
+        )
+        .await,
+        not_found
+    );
+    tg.unblock_chat(80);
+    assert_eq!(
+        api(&tg, "sendMessage", json!({"chat_id": 80, "text": "t"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(tg.messages_to(81).len(), 0);
+}
+
+#[tokio::test]
 async fn edit_message_text_not_modified_and_not_found() {
     let tg = fake().await;
     let markup = json!({"inline_keyboard": [[{"text": "Check", "callback_data": "check:1"}]]});

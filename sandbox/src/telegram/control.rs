@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{error_reply, json_reply};
-use super::state::{Blocked, State};
+use super::state::{State, Unreachable};
 use super::{Delivery, FaultSpec, RecordedCall, TgUser, methods, webhook};
 
 pub(crate) fn router() -> Router<Arc<State>> {
@@ -24,6 +24,7 @@ pub(crate) fn router() -> Router<Arc<State>> {
         .route("/users/{id}/block", post(user_block))
         .route("/chats/{id}/block", post(block))
         .route("/chats/{id}/deactivate", post(deactivate))
+        .route("/chats/{id}/vanish", post(vanish))
         .route("/chats/{id}/unblock", post(unblock))
         .route(
             "/faults",
@@ -144,18 +145,23 @@ async fn user_press(
 }
 
 async fn user_block(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> Response {
-    state.lock().blocked.insert(id, Blocked::Blocked);
+    state.lock().blocked.insert(id, Unreachable::Blocked);
     let update = webhook::blocked_update(&state, &user(id, None, None, None));
     delivery_reply(webhook::deliver(&state, update).await, json!({}))
 }
 
 async fn block(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
-    state.lock().blocked.insert(id, Blocked::Blocked);
+    state.lock().blocked.insert(id, Unreachable::Blocked);
     StatusCode::NO_CONTENT
 }
 
 async fn deactivate(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
-    state.lock().blocked.insert(id, Blocked::Deactivated);
+    state.lock().blocked.insert(id, Unreachable::Deactivated);
+    StatusCode::NO_CONTENT
+}
+
+async fn vanish(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
+    state.lock().blocked.insert(id, Unreachable::Vanished);
     StatusCode::NO_CONTENT
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::params;
-use super::state::{Blocked, Inner, Now, State, StoredMessage, Webhook, unix_now};
+use super::state::{Inner, Now, State, StoredMessage, Unreachable, Webhook, unix_now};
 use super::validate;
 
 /// Canonical names; requests match them case-insensitively like Telegram does.
@@ -219,8 +219,11 @@ fn chat_id(params: &Value) -> Result<i64, ApiError> {
 
 fn check_reachable(inner: &Inner, chat_id: i64) -> Result<(), ApiError> {
     match inner.blocked.get(&chat_id) {
-        Some(Blocked::Blocked) => Err(ApiError::new(403, "Forbidden: bot was blocked by the user")),
-        Some(Blocked::Deactivated) => Err(ApiError::new(403, "Forbidden: user is deactivated")),
+        Some(Unreachable::Blocked) => {
+            Err(ApiError::new(403, "Forbidden: bot was blocked by the user"))
+        }
+        Some(Unreachable::Deactivated) => Err(ApiError::new(403, "Forbidden: user is deactivated")),
+        Some(Unreachable::Vanished) => Err(ApiError::bad_request("Bad Request: chat not found")),
         None => Ok(()),
     }
 }

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::net::{self, ServerGuard};
 pub use faults::{FaultError, FaultSpec};
-use state::{Blocked, State};
+use state::{State, Unreachable};
 
 /// Knobs of the fake. `Default` gives Telegram's documented limits on a free local port.
 #[derive(Debug, Clone)]
@@ -252,7 +252,10 @@ impl FakeTelegram {
 
     /// Sends to this chat now fail with 403 "bot was blocked by the user".
     pub fn block_chat(&self, chat_id: i64) {
-        self.state.lock().blocked.insert(chat_id, Blocked::Blocked);
+        self.state
+            .lock()
+            .blocked
+            .insert(chat_id, Unreachable::Blocked);
     }
 
     /// Sends to this chat now fail with 403 "user is deactivated".
@@ -260,9 +263,19 @@ impl FakeTelegram {
         self.state
             .lock()
             .blocked
-            .insert(chat_id, Blocked::Deactivated);
+            .insert(chat_id, Unreachable::Deactivated);
     }
 
+    /// The chat becomes unknown to the bot: sends to it (and copies from it) fail with 400
+    /// "chat not found", as for an id that never existed.
+    pub fn vanish_chat(&self, chat_id: i64) {
+        self.state
+            .lock()
+            .blocked
+            .insert(chat_id, Unreachable::Vanished);
+    }
+
+    /// Undoes block_chat, deactivate_chat and vanish_chat.
     pub fn unblock_chat(&self, chat_id: i64) {
         self.state.lock().blocked.remove(&chat_id);
     }

@@ -82,7 +82,8 @@ impl State {
 pub(crate) struct Inner {
     pub calls: Vec<RecordedCall>,
     pub chats: HashMap<i64, Chat>,
-    pub blocked: HashMap<i64, Blocked>,
+    /// Chats whose sends fail: blocked, deactivated or gone.
+    pub blocked: HashMap<i64, Unreachable>,
     pub webhook: Option<Webhook>,
     pub limiter: Limiter,
     /// Callback query ids handed to the bot; answering any other id fails like Telegram.
@@ -104,9 +105,11 @@ impl Inner {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Blocked {
+pub(crate) enum Unreachable {
     Blocked,
     Deactivated,
+    /// The chat no longer exists for the bot (deleted account, wrong id): 400 "chat not found".
+    Vanished,
 }
 
 #[derive(Debug, Default)]

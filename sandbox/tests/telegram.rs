@@ -223,6 +223,44 @@ async fn text_length_and_chat_id_validation() {
 }
 
 #[tokio::test]
+async fn broken_html_is_refused_like_telegram_and_nothing_is_delivered() {
+    let tg = fake().await;
+    let html = |text: &str| json!({"chat_id": 1, "text": text, "parse_mode": "HTML"});
+    let cases = [
+        (
+            "Line one<br>line two",
+            "Unsupported start tag \"br\" at byte offset 8",
+        ),
+        (
+            "<b>Sale",
+            "Can't find end tag corresponding to start tag \"b\"",
+        ),
+        (
+            "<b>Sale</i>",
+            "Unmatched end tag at byte offset 7, expected \"</b>\", found \"</i>\"",
+        ),
+        ("Price < 5", "Unsupported start tag \"\" at byte offset 6"),
+    ];
+    for (text, reason) in cases {
+        assert_eq!(
+            api(&tg, "sendMessage", html(text)).await,
+            (
+                400,
+                bad_request(&format!("Bad Request: can't parse entities: {reason}"))
+            ),
+            "{text}"
+        );
+    }
+    let (status, body) = api(&tg, "sendMessage", html("<b>Sale</b> &lt;5 &amp; more")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        api(&tg, "sendMessage", html("<b> </b>")).await,
+        (400, bad_request("Bad Request: message text is empty"))
+    );
+    assert_eq!(tg.messages_to(1).len(), 1);
+}
+
+#[tokio::test]
 async fn callback_data_over_64_bytes_is_rejected() {
     let tg = fake().await;
     let markup = json!({"inline_keyboard": [[{"text": "x", "callback_data": "d".repeat(65)}]]});

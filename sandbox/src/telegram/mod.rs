@@ -4,6 +4,7 @@
 mod api;
 mod control;
 mod faults;
+mod html;
 mod limits;
 mod methods;
 mod params;

@@ -172,11 +172,10 @@ fn inline_button(button: &Value) -> Result<(), Invalid> {
     }
     if let Some(url) = button.get("url") {
         let url = url.as_str().unwrap_or("");
-        let known_scheme = ["http://", "https://", "tg://"]
-            .iter()
-            .any(|s| url.starts_with(s) && url.len() > s.len());
-        if !known_scheme {
-            return Err("Bad Request: BUTTON_URL_INVALID".into());
+        if let Err(reason) = button_url(url) {
+            return Err(format!(
+                "Bad Request: inline keyboard button URL '{url}' is invalid: {reason}"
+            ));
         }
     }
     const ACTIONS: &[&str] = &[
@@ -195,6 +194,31 @@ fn inline_button(button: &Value) -> Result<(), Invalid> {
         return Err("Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard".into());
     }
     Ok(())
+}
+
+/// A button's link: http(s) with a host, or a tg:// link. (Telegram also takes a bare domain and
+/// adds http://; the fake wants the scheme spelled out.)
+fn button_url(url: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return Err("Wrong HTTP URL");
+    };
+    let scheme_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
+    if scheme.is_empty() || !scheme.chars().all(scheme_chars) {
+        return Err("Wrong HTTP URL");
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" => {
+            let host = rest.strip_prefix("//").unwrap_or("");
+            let host = host.split(['/', '?', '#']).next().unwrap_or("");
+            if host.is_empty() {
+                return Err("Wrong HTTP URL");
+            }
+            Ok(())
+        }
+        "tg" if rest.len() > 2 && rest.starts_with("//") => Ok(()),
+        "tg" => Err("Wrong tg URL"),
+        _ => Err("Unsupported URL protocol"),
+    }
 }
 
 /// setWebhook `secret_token`: 1..=256 of `A-Z a-z 0-9 _ -`.
@@ -285,6 +309,33 @@ mod tests {
         );
         let markup = json!({"inline_keyboard": [[{"text": "x", "callback_data": "a".repeat(64)}]]});
         assert_eq!(reply_markup(&markup, false), Ok(()));
+    }
+
+    #[test]
+    fn button_urls_need_http_or_tg() {
+        let button = |url: &str| {
+            let markup = json!({"inline_keyboard": [[{"text": "x", "url": url}]]});
+            reply_markup(&markup, false)
+        };
+        assert_eq!(button("https://shop.example/a?b=1"), Ok(()));
+        assert_eq!(button("tg://resolve?domain=shop"), Ok(()));
+        assert_eq!(
+            button("javascript:alert(1)"),
+            Err("Bad Request: inline keyboard button URL 'javascript:alert(1)' is invalid: Unsupported URL protocol".to_owned())
+        );
+        assert_eq!(
+            button("https://"),
+            Err(
+                "Bad Request: inline keyboard button URL 'https://' is invalid: Wrong HTTP URL"
+                    .to_owned()
+            )
+        );
+        assert!(button("shop").is_err());
+        let empty = json!({"inline_keyboard": [[{"text": "x", "callback_data": ""}]]});
+        assert_eq!(
+            reply_markup(&empty, false),
+            Err("Bad Request: BUTTON_DATA_INVALID".to_owned())
+        );
     }
 
     #[test]

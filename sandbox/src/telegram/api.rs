@@ -29,6 +29,9 @@ async fn bot_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(rest) = uri.path().strip_prefix("/file/bot") {
+        return download(&state, rest);
+    }
     let headers_vec = header_list(&headers);
     let Some((token, method)) = split_path(uri.path()) else {
         return reply(404, ApiError::new(404, "Not Found").to_json());
@@ -92,6 +95,26 @@ pub(crate) fn execute(
     drop(inner);
     state.changed.notify_waiters();
     (status, body)
+}
+
+/// `GET /file/bot<token>/<file_path>`: the bytes of a file whose path this token got from
+/// getFile. A token Telegram would not accept gets 401, any other miss 404, as Telegram answers.
+fn download(state: &State, token_and_path: &str) -> Response {
+    let (token, path) = token_and_path
+        .split_once('/')
+        .unwrap_or((token_and_path, ""));
+    if !token_accepted(state, token) {
+        return reply(401, ApiError::new(401, "Unauthorized").to_json());
+    }
+    match state.lock().files.download(token, path) {
+        Some(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        None => reply(404, ApiError::new(404, "Not Found").to_json()),
+    }
 }
 
 fn token_accepted(state: &State, token: &str) -> bool {

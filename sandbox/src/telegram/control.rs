@@ -12,14 +12,19 @@ use serde_json::{Value, json};
 
 use super::api::{error_reply, json_reply};
 use super::state::{State, Unreachable};
-use super::{Delivery, FaultSpec, RecordedCall, TgUser, methods, webhook};
+use super::{
+    ChannelPost, Delivery, FaultSpec, FileKind, RecordedCall, TgUser, Upload, UserMessage, methods,
+    stats, user, webhook,
+};
 
 pub(crate) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/calls", get(list_calls).delete(clear_calls))
         .route("/webhook", get(webhook_info))
+        .route("/chats/{id}/messages", get(chat_messages))
         .route("/updates", post(post_update))
         .route("/users/{id}/send", post(user_send))
+        .route("/users/{id}/message", post(user_message))
         .route("/users/{id}/press", post(user_press))
         .route("/users/{id}/block", post(user_block))
         .route("/chats/{id}/block", post(block))
@@ -52,6 +57,16 @@ async fn list_calls(AxState(state): AxState<Arc<State>>, Query(f): Query<CallFil
         .cloned()
         .collect();
     json_reply(StatusCode::OK, json!(calls))
+}
+
+async fn chat_messages(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> Response {
+    let sent = state
+        .lock()
+        .chats
+        .get(&id)
+        .map(stats::sent_messages)
+        .unwrap_or_default();
+    json_reply(StatusCode::OK, json!(sent))
 }
 
 async fn clear_calls(AxState(state): AxState<Arc<State>>) -> StatusCode {
@@ -116,9 +131,99 @@ async fn user_send(
     axum::Json(body): axum::Json<SendBody>,
 ) -> Response {
     let user = user(id, body.first_name, body.username, body.language_code);
-    let update = webhook::message_update(&state, &user, &body.text);
+    let update = user::message_update(&state, &user, &UserMessage::text(&body.text));
     let extra =
         json!({"update_id": update["update_id"], "message_id": update["message"]["message_id"]});
+    delivery_reply(webhook::deliver(&state, update).await, extra)
+}
+
+/// `POST /_sandbox/users/{id}/message`: what [`UserMessage`] builds, as JSON.
+#[derive(Deserialize)]
+struct MessageBody {
+    text: Option<String>,
+    #[serde(default)]
+    entities: Vec<Value>,
+    file: Option<FileBody>,
+    forward_from_channel: Option<ChannelBody>,
+    first_name: Option<String>,
+    username: Option<String>,
+    language_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FileBody {
+    kind: FileKind,
+    file_name: Option<String>,
+    mime_type: Option<String>,
+    /// The file's bytes as UTF-8 text (a list of ids) ...
+    content: Option<String>,
+    /// ... or as base64.
+    content_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelBody {
+    chat_id: i64,
+    title: Option<String>,
+    message_id: i64,
+}
+
+impl MessageBody {
+    fn into_message(self) -> Result<UserMessage, String> {
+        let file = match self.file {
+            Some(f) => Some(f.into_upload()?),
+            None => None,
+        };
+        Ok(UserMessage {
+            text: self.text,
+            entities: self.entities,
+            file,
+            forwarded_from: self.forward_from_channel.map(|c| ChannelPost {
+                chat_id: c.chat_id,
+                title: c.title.unwrap_or_else(|| "Sandbox channel".to_owned()),
+                message_id: c.message_id,
+            }),
+        })
+    }
+}
+
+impl FileBody {
+    fn into_upload(self) -> Result<Upload, String> {
+        use base64::Engine;
+        let bytes = match (self.content, self.content_base64) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| format!("content_base64: {e}"))?,
+            (None, None) => format!("sandbox {:?}", self.kind).into_bytes(),
+            (Some(_), Some(_)) => return Err("give content or content_base64, not both".into()),
+        };
+        Ok(Upload {
+            kind: self.kind,
+            bytes: bytes.into(),
+            file_name: self.file_name,
+            mime_type: self.mime_type,
+        })
+    }
+}
+
+async fn user_message(
+    AxState(state): AxState<Arc<State>>,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<MessageBody>,
+) -> Response {
+    let user = user(
+        id,
+        body.first_name.clone(),
+        body.username.clone(),
+        body.language_code.clone(),
+    );
+    let message = match body.into_message() {
+        Ok(m) => m,
+        Err(err) => return error_reply(StatusCode::BAD_REQUEST, err),
+    };
+    let update = user::message_update(&state, &user, &message);
+    let extra = json!({"update_id": update["update_id"], "message": update["message"]});
     delivery_reply(webhook::deliver(&state, update).await, extra)
 }
 

@@ -4,11 +4,14 @@
 mod api;
 mod control;
 mod faults;
+mod files;
 mod html;
 mod limits;
 mod methods;
 mod params;
 mod state;
+mod stats;
+mod user;
 mod validate;
 mod webhook;
 
@@ -22,7 +25,10 @@ use tokio::net::TcpListener;
 
 use crate::net::{self, ServerGuard};
 pub use faults::{FaultError, FaultSpec};
+pub use files::{FileKind, Upload};
 use state::{State, Unreachable};
+pub use stats::SentMessage;
+pub use user::{ChannelPost, UserMessage, UserSent};
 
 /// Knobs of the fake. `Default` gives Telegram's documented limits on a free local port.
 #[derive(Debug, Clone)]
@@ -197,7 +203,7 @@ impl FakeTelegram {
             .collect()
     }
 
-    /// Successful sendMessage/sendPhoto/sendVideo/copyMessage/editMessageText calls to a chat.
+    /// Successful sends (text, media, copies) and edits to a chat, in order.
     pub fn messages_to(&self, chat_id: i64) -> Vec<RecordedCall> {
         self.state
             .lock()
@@ -206,6 +212,17 @@ impl FakeTelegram {
             .filter(|c| is_visible_message(c) && c.chat_id() == Some(chat_id))
             .cloned()
             .collect()
+    }
+
+    /// What the bot put in a chat (texts, media, copies with their source), in message order
+    /// and as the chat shows it now: a test can see which post each recipient got.
+    pub fn sent_to(&self, chat_id: i64) -> Vec<SentMessage> {
+        self.state
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map(stats::sent_messages)
+            .unwrap_or_default()
     }
 
     pub fn clear_calls(&self) {
@@ -342,8 +359,28 @@ impl FakeTelegram {
 
     /// The user types `text` in their private chat with the bot.
     pub async fn user_sends(&self, user: &TgUser, text: &str) -> anyhow::Result<Delivery> {
-        let update = webhook::message_update(&self.state, user, text);
+        let update = user::message_update(&self.state, user, &UserMessage::text(text));
         self.deliver(update).await
+    }
+
+    /// The user sends formatted text, a photo/video/document with a caption, or a forwarded
+    /// channel post (see [`UserMessage`]). The fake keeps the message (and its file for
+    /// getFile), so the bot can copyMessage it from the user's chat.
+    pub async fn user_sends_message(
+        &self,
+        user: &TgUser,
+        message: UserMessage,
+    ) -> anyhow::Result<UserSent> {
+        let update = self.user_message_update(user, &message);
+        let message = update["message"].clone();
+        let delivery = self.deliver(update).await?;
+        Ok(UserSent { delivery, message })
+    }
+
+    /// The update [`user_sends_message`](Self::user_sends_message) would deliver, for a test to
+    /// deliver its own way; the message is stored as sent all the same.
+    pub fn user_message_update(&self, user: &TgUser, message: &UserMessage) -> Value {
+        user::message_update(&self.state, user, message)
     }
 
     /// The user presses an inline button with `data` under the bot's message `message_id`.
@@ -371,7 +408,13 @@ pub(crate) fn is_visible_message(call: &RecordedCall) -> bool {
     call.ok()
         && matches!(
             call.method.as_str(),
-            "sendMessage" | "sendPhoto" | "sendVideo" | "copyMessage" | "editMessageText"
+            "sendMessage"
+                | "sendPhoto"
+                | "sendVideo"
+                | "sendDocument"
+                | "sendAnimation"
+                | "copyMessage"
+                | "editMessageText"
         )
 }
 

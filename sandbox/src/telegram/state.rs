@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use super::RecordedCall;
 use super::TelegramOptions;
 use super::faults::Faults;
+use super::files::{FileKind, Files};
 use super::limits::Limiter;
 
 pub(crate) struct State {
@@ -49,6 +50,7 @@ impl State {
                 callback_ids: HashSet::new(),
                 calls_cleared: 0,
                 faults: Faults::default(),
+                files: Files::default(),
             }),
             // Real update ids are large and rise by one; a fixed start keeps logs readable.
             update_ids: AtomicI64::new(700_000_000),
@@ -91,6 +93,7 @@ pub(crate) struct Inner {
     /// Bumped by every clear, so a waiter that remembers how far it looked starts over.
     pub calls_cleared: u64,
     pub faults: Faults,
+    pub files: Files,
 }
 
 impl Inner {
@@ -130,12 +133,39 @@ impl Chat {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct StoredMessage {
     pub from_bot: bool,
+    /// The send method that produced a bot's message (`sendPhoto`...); empty for users'.
+    pub method: &'static str,
     pub text: Option<String>,
     pub caption: Option<String>,
-    /// `photo` or `video` object list for media messages, echoed in copies.
-    pub media: Option<(String, Value)>,
+    pub parse_mode: Option<String>,
+    /// `entities` of a text or `caption_entities` of a media message, as given.
+    pub entities: Option<Value>,
+    pub media: Option<Media>,
     pub reply_markup: Option<Value>,
     pub date: i64,
+    /// A copy's source: (from_chat_id, message_id).
+    pub copied_from: Option<(i64, i64)>,
+    /// A forwarded message's `forward_origin`.
+    pub forward_origin: Option<Value>,
+    pub paid: bool,
+}
+
+/// A message's file: its kind and the JSON of its `photo`/`video`/... field.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Media {
+    pub kind: FileKind,
+    pub json: Value,
+}
+
+impl Media {
+    /// The file id a bot would reuse: a photo's largest size.
+    pub fn file_id(&self) -> Option<&str> {
+        let file = match &self.json {
+            Value::Array(sizes) => sizes.last()?,
+            other => other,
+        };
+        file.get("file_id").and_then(Value::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1270,6 +1270,52 @@ async fn videos_forwards_and_formatted_text_arrive_as_telegram_sends_them() {
     assert_eq!(body["message"]["forward_origin"]["message_id"], 7);
 }
 
+#[tokio::test]
+async fn peak_rate_and_429_counts_follow_the_limiter() {
+    let tg = fake().await;
+    let results = burst(&tg, 45, false).await;
+    let refused = results.iter().filter(|(s, _)| *s == 429).count();
+    let peaks = tg.sends_per_second_max(TOKEN);
+    // However the burst was scheduled, no second held more than Telegram's 30.
+    assert!((1..=30).contains(&peaks.ordinary), "{peaks:?}");
+    assert_eq!(peaks.paid, 0);
+    assert_eq!(peaks.total, peaks.ordinary);
+    assert_eq!(tg.count_429(), refused);
+
+    for chat in 0..3 {
+        let params = json!({"chat_id": 8000 + chat, "text": "paid", "allow_paid_broadcast": true});
+        assert_eq!(api(&tg, "sendMessage", params).await.0, 200);
+    }
+    let after = tg.sends_per_second_max(TOKEN);
+    assert!((1..=3).contains(&after.paid), "{after:?}");
+    assert_eq!(
+        after.ordinary, peaks.ordinary,
+        "paid sends are counted apart"
+    );
+    assert_eq!(tg.sends_per_second_max("777:other"), Default::default());
+
+    let stats: Value = common::client()
+        .get(format!("{}/_sandbox/stats", tg.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["count_429"], refused);
+    assert_eq!(stats["sends_per_second_max"][TOKEN]["paid"], after.paid);
+    let messages: Value = common::client()
+        .get(format!("{}/_sandbox/chats/8000/messages", tg.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(messages[0]["text"], "paid");
+    assert_eq!(messages[0]["paid"], true);
+}
+
 /// A rough throughput figure, not a pass/fail timing check: `cargo test -p sandbox --test
 /// telegram send_rate -- --ignored --nocapture` prints sends per second with the limits off.
 /// The client writes raw HTTP/1.1 on keep-alive connections so that the figure is mostly the

@@ -21,6 +21,7 @@ pub(crate) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/calls", get(list_calls).delete(clear_calls))
         .route("/webhook", get(webhook_info))
+        .route("/stats", get(stats))
         .route("/chats/{id}/messages", get(chat_messages))
         .route("/updates", post(post_update))
         .route("/users/{id}/send", post(user_send))
@@ -57,6 +58,17 @@ async fn list_calls(AxState(state): AxState<Arc<State>>, Query(f): Query<CallFil
         .cloned()
         .collect();
     json_reply(StatusCode::OK, json!(calls))
+}
+
+/// Per token the peak sends in any second, and the number of 429 replies.
+async fn stats(AxState(state): AxState<Arc<State>>) -> Response {
+    let inner = state.lock();
+    let peaks = stats::peaks_by_token(inner.calls.iter());
+    let count_429 = inner.calls.iter().filter(|c| c.status == 429).count();
+    json_reply(
+        StatusCode::OK,
+        json!({"sends_per_second_max": peaks, "count_429": count_429}),
+    )
 }
 
 async fn chat_messages(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> Response {

@@ -27,7 +27,7 @@ use crate::net::{self, ServerGuard};
 pub use faults::{FaultError, FaultSpec};
 pub use files::{FileKind, Upload};
 use state::{State, Unreachable};
-pub use stats::SentMessage;
+pub use stats::{SendPeaks, SentMessage};
 pub use user::{ChannelPost, UserMessage, UserSent};
 
 /// Knobs of the fake. `Default` gives Telegram's documented limits on a free local port.
@@ -223,6 +223,28 @@ impl FakeTelegram {
             .get(&chat_id)
             .map(stats::sent_messages)
             .unwrap_or_default()
+    }
+
+    /// The most successful send calls of `token` in any sliding 1-second window, by recorded
+    /// time; paid and ordinary sends also separately. Recorded times are the limiter's, so with
+    /// the limits on these never exceed the configured budgets.
+    pub fn sends_per_second_max(&self, token: &str) -> SendPeaks {
+        stats::send_peaks(self.state.lock().calls.iter(), token)
+    }
+
+    /// How many calls were answered 429 (flood limits and injected flood waits).
+    pub fn count_429(&self) -> usize {
+        self.count_status(429)
+    }
+
+    /// How many recorded calls were answered with this HTTP status.
+    pub fn count_status(&self, status: u16) -> usize {
+        self.state
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.status == status)
+            .count()
     }
 
     pub fn clear_calls(&self) {

@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+/// The largest reply accepted from the broadcast service.
+const BROADCAST_MAX_REPLY: usize = 64 * 1024 * 1024;
+
 pub struct App {
     listener: TcpListener,
     db: PgPool,
@@ -27,11 +30,17 @@ impl App {
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let payments = runtime::grpc::channel(&config.payments_url, config.payments_timeout)?;
+        let broadcast = runtime::grpc::channel(&config.broadcast_url, config.broadcast_timeout)?;
         let dispatcher = Dispatcher {
             db: db.clone(),
             tg: telegram::Bot::new(&config.telegram),
             cache: cache.clone(),
             payments: proto::payments::payments_client::PaymentsClient::new(payments),
+            // A campaign echoes its audience, an uploaded list included:
+            // more than tonic's default 4 MB for ten of them.
+            broadcast: proto::broadcast::broadcast_client::BroadcastClient::new(broadcast)
+                .max_decoding_message_size(BROADCAST_MAX_REPLY),
+            admins: config.common.admin_ids.clone().into(),
             rate_limit: config.rate_limit,
         };
         Ok(App {

@@ -4,6 +4,7 @@
 mod hardening;
 mod harness;
 
+mod broadcast_bot;
 mod compose;
 mod config;
 mod health;

@@ -68,6 +68,11 @@ impl Env {
         }
     }
 
+    /// Every variable, for handing the same configuration to a child process.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every variable name looked up so far, set or not.
     pub fn names_read(&self) -> BTreeSet<String> {
         self.read.lock().expect("env read-set poisoned").clone()

@@ -33,7 +33,10 @@ impl App {
         let broadcast = runtime::grpc::channel(&config.broadcast_url, config.broadcast_timeout)?;
         let dispatcher = Dispatcher {
             db: db.clone(),
-            tg: telegram::Bot::new(&config.telegram),
+            // Replies share the token's send budget with broadcasts; they
+            // queue behind at most a fraction of a second of campaign sends.
+            tg: telegram::Bot::new(&config.telegram)
+                .paced(telegram::SendBudget::new(cache.clone(), &config.telegram)),
             cache: cache.clone(),
             payments: proto::payments::payments_client::PaymentsClient::new(payments),
             // A campaign echoes its audience, an uploaded list included:

@@ -283,9 +283,7 @@ impl Dispatcher {
                 users::mark_unreachable(&self.db, chat_id, &reason).await?;
                 Ok(())
             }
-            Err(e @ (TgError::RetryAfter(_) | TgError::Transient(_))) => {
-                Err(ServiceError::Unavailable(format!("telegram: {e}")))
-            }
+            Err(e) if e.is_transient() => Err(ServiceError::Unavailable(format!("telegram: {e}"))),
             Err(e) => {
                 // Our request was wrong: redelivery would fail the same way.
                 tracing::error!(error = %e, chat_id, "telegram rejected a reply");

@@ -33,8 +33,10 @@ impl App {
         let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
+        // Notices share the token's send budget with replies and broadcasts.
         let notifier = Notifier::new(
-            telegram::Bot::new(&config.telegram),
+            telegram::Bot::new(&config.telegram)
+                .paced(telegram::SendBudget::new(cache.clone(), &config.telegram)),
             config.common.admin_ids.clone(),
         );
         let heleket = Heleket::new(config.heleket.clone());

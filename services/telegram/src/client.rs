@@ -13,6 +13,11 @@ pub struct TelegramConfig {
     pub token: SecretString,
     /// `TELEGRAM_API_BASE`: api.telegram.org, a local Bot API server, or the sandbox.
     pub api_base: String,
+    /// `TELEGRAM_RATE_LIMIT`: sends per second for the whole token (Telegram's
+    /// ~30/s for bulk), shared by replies and broadcasts of every process.
+    pub rate_limit: u32,
+    /// `TELEGRAM_PAID_RATE_LIMIT`: sends per second with allow_paid_broadcast (up to 1000).
+    pub paid_rate_limit: u32,
 }
 
 impl TelegramConfig {
@@ -34,9 +39,22 @@ impl TelegramConfig {
                 "expected an http(s) URL",
             ));
         }
+        let rate = |name, default, max| -> Result<u32, ConfigError> {
+            let v: u32 = env.parse_or(name, default)?;
+            if !(1..=max).contains(&v) {
+                return Err(ConfigError::malformed(
+                    name,
+                    &v.to_string(),
+                    format!("must be between 1 and {max} sends per second"),
+                ));
+            }
+            Ok(v)
+        };
         Ok(TelegramConfig {
             token: SecretString::from(token),
             api_base: api_base.trim_end_matches('/').to_string(),
+            rate_limit: rate("TELEGRAM_RATE_LIMIT", 30, 1000)?,
+            paid_rate_limit: rate("TELEGRAM_PAID_RATE_LIMIT", 1000, 1000)?,
         })
     }
 }
@@ -94,9 +112,84 @@ struct Parameters {
     retry_after: Option<u64>,
 }
 
+/// The token's shared send budget (see `cache::budget`): the numeric bot id
+/// names it, so every process using the token shares it, and no secret part
+/// of the token ever becomes a Redis key.
+#[derive(Clone)]
+pub struct SendBudget {
+    pub cache: cache::Cache,
+    pub bot_id: String,
+    pub per_sec: u32,
+    pub paid_per_sec: u32,
+}
+
+/// How far behind already reserved broadcast slots a reply may queue. The
+/// broadcast engine reserves at most a fraction of a second ahead, so a reply
+/// always gets a slot well inside this.
+const REPLY_MAX_AHEAD: Duration = Duration::from_secs(5);
+
+impl SendBudget {
+    pub fn new(cache: cache::Cache, cfg: &TelegramConfig) -> Self {
+        SendBudget {
+            cache,
+            bot_id: cfg.bot_id().to_string(),
+            per_sec: cfg.rate_limit,
+            paid_per_sec: cfg.paid_rate_limit,
+        }
+    }
+
+    /// The budget key of normal or paid sends.
+    pub fn key(&self, paid: bool) -> String {
+        format!("{}:{}", self.bot_id, if paid { "paid" } else { "normal" })
+    }
+
+    /// Waits for this send's slot. Redis trouble never holds a reply back:
+    /// the send goes out unpaced, and Telegram's 429 (waited out by the
+    /// caller) is the fallback.
+    async fn wait_turn(&self, paid: bool) {
+        let rate = if paid {
+            self.paid_per_sec
+        } else {
+            self.per_sec
+        };
+        match self
+            .cache
+            .reserve_sends(&self.key(paid), rate, 1, Duration::ZERO, REPLY_MAX_AHEAD)
+            .await
+        {
+            Ok(slots) if slots.count > 0 => tokio::time::sleep(slots.first_in).await,
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "send budget unavailable; sending unpaced"),
+        }
+    }
+
+    /// A 429: every sender of the token waits `retry_after`.
+    pub async fn flood(&self, retry_after: Duration) {
+        if let Err(e) = self.cache.pause_sends(&self.bot_id, retry_after).await {
+            tracing::warn!(error = %e, "could not share a flood wait through Redis");
+        }
+    }
+}
+
+/// Methods that put a message into a chat, which Telegram's flood limits count.
+fn is_send(method: &str) -> bool {
+    method.starts_with("send") || method == "copyMessage" || method == "forwardMessage"
+}
+
+impl TelegramConfig {
+    /// The numeric bot id, the part of the token before ':' (public: it is
+    /// the bot's user id).
+    pub fn bot_id(&self) -> &str {
+        let token = self.token.expose_secret();
+        token.split(':').next().unwrap_or("bot")
+    }
+}
+
 /// A Bot API client for one token. Cheap to clone.
 #[derive(Clone)]
 pub struct Bot {
+    /// When set, every send waits for its slot in the token's shared budget.
+    pub(crate) budget: Option<SendBudget>,
     pub(crate) http: reqwest::Client,
     /// `{api_base}/bot{token}`: methods are posted to `{method_base}/{method}`.
     pub(crate) method_base: String,
@@ -113,15 +206,47 @@ impl std::fmt::Debug for Bot {
 
 impl Bot {
     pub fn new(cfg: &TelegramConfig) -> Self {
+        Self::with_timeout(cfg, Duration::from_secs(30))
+    }
+
+    /// A client whose every call gives up after `timeout`.
+    pub fn with_timeout(cfg: &TelegramConfig, timeout: Duration) -> Self {
         Bot {
-            http: runtime::http::client(Duration::from_secs(30)),
+            budget: None,
+            http: runtime::http::client(timeout),
             method_base: format!("{}/bot{}", cfg.api_base, cfg.token.expose_secret()),
             file_base: format!("{}/file/bot{}", cfg.api_base, cfg.token.expose_secret()),
         }
     }
 
+    /// Paces every send of this client through the token's shared budget.
+    pub fn paced(mut self, budget: SendBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Calls a method with JSON parameters, carrying the current trace context.
+    /// Sends wait for their slot in the shared budget when the client is paced.
     pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &Value,
+    ) -> Result<T, TgError> {
+        let paced = self.budget.as_ref().filter(|_| is_send(method));
+        if let Some(budget) = paced {
+            let paid = params.get("allow_paid_broadcast") == Some(&Value::Bool(true));
+            budget.wait_turn(paid).await;
+        }
+        let result = self.call_unpaced(method, params).await;
+        if let (Some(budget), Err(TgError::RetryAfter(wait))) = (paced, &result) {
+            budget.flood(*wait).await;
+        }
+        result
+    }
+
+    /// Calls a method without waiting for a budget slot: for the broadcast
+    /// engine, which reserves its slots in batches itself.
+    pub async fn call_unpaced<T: DeserializeOwned>(
         &self,
         method: &str,
         params: &Value,
@@ -130,12 +255,19 @@ impl Bot {
         let resp = runtime::http::traced(self.http.post(url).json(params))
             .send()
             .await
-            .map_err(|e| TgError::Transient(format!("{method}: {}", e.without_url())))?;
+            .map_err(|e| {
+                // Refused before anything was written: Telegram never saw it.
+                if e.is_connect() {
+                    TgError::NotSent(format!("{method}: {}", e.without_url()))
+                } else {
+                    TgError::Unconfirmed(format!("{method}: {}", e.without_url()))
+                }
+            })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| TgError::Transient(format!("{method}: {}", e.without_url())))?;
+            .map_err(|e| TgError::Unconfirmed(format!("{method}: {}", e.without_url())))?;
         let reply: Reply<T> = serde_json::from_slice(&body).map_err(|e| {
             if status >= 500 {
                 TgError::Transient(format!("{method}: HTTP {status}"))

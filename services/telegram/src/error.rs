@@ -16,9 +16,18 @@ pub enum TgError {
     /// Any other 4xx: our request is wrong; retrying will not help.
     #[error("bad request ({code}): {description}")]
     BadRequest { code: u16, description: String },
-    /// 5xx or a network failure: retry with backoff.
+    /// 5xx: Telegram answered that it failed; retry with backoff.
     #[error("transient failure: {0}")]
     Transient(String),
+    /// No answer (a timeout, a connection cut after the request was written):
+    /// Telegram may have acted on it. Safe to retry only where a duplicate
+    /// is harmless; the broadcast engine never resends these.
+    #[error("no answer: {0}")]
+    Unconfirmed(String),
+    /// The connection was refused or never made: Telegram cannot have
+    /// received the request, so resending can never duplicate it.
+    #[error("not sent: {0}")]
+    NotSent(String),
 }
 
 impl TgError {
@@ -40,7 +49,13 @@ impl TgError {
     }
 
     pub fn is_transient(&self) -> bool {
-        matches!(self, TgError::Transient(_) | TgError::RetryAfter(_))
+        matches!(
+            self,
+            TgError::Transient(_)
+                | TgError::Unconfirmed(_)
+                | TgError::NotSent(_)
+                | TgError::RetryAfter(_)
+        )
     }
 }
 

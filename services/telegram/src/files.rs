@@ -36,7 +36,14 @@ impl Bot {
         let mut resp = runtime::http::traced(self.http.get(url))
             .send()
             .await
-            .map_err(|e| TgError::Transient(format!("{what}: {}", e.without_url())))?;
+            .map_err(|e| {
+                // A download changes nothing: either way it is safe to retry.
+                if e.is_connect() {
+                    TgError::NotSent(format!("{what}: {}", e.without_url()))
+                } else {
+                    TgError::Unconfirmed(format!("{what}: {}", e.without_url()))
+                }
+            })?;
         let status = resp.status().as_u16();
         if status >= 500 {
             return Err(TgError::Transient(format!("{what}: HTTP {status}")).into());
@@ -53,7 +60,7 @@ impl Bot {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| TgError::Transient(format!("{what}: {}", e.without_url())))?
+            .map_err(|e| TgError::Unconfirmed(format!("{what}: {}", e.without_url())))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(DownloadError::TooLarge { limit });

@@ -7,7 +7,7 @@ mod error;
 mod files;
 pub mod types;
 
-pub use client::{Bot, SendOptions, TelegramConfig};
+pub use client::{Bot, SendBudget, SendOptions, TelegramConfig};
 pub use error::TgError;
 pub use files::DownloadError;
 pub use types::*;

@@ -12,7 +12,7 @@ use crate::texts::Lang;
 use proto::broadcast as pb;
 use runtime::ServiceError;
 use std::time::Duration;
-use telegram::{CallbackQuery, DownloadError, Message, SendOptions, TgError};
+use telegram::{CallbackQuery, DownloadError, Message, SendOptions};
 
 /// The dialog's session scope.
 pub const SCOPE: &str = "broadcast";
@@ -325,7 +325,7 @@ impl Dispatcher {
                     .send(chat, &bt::list_too_large(lang, MAX_LIST_MB), &html)
                     .await;
             }
-            Err(DownloadError::Telegram(e @ (TgError::Transient(_) | TgError::RetryAfter(_)))) => {
+            Err(DownloadError::Telegram(e)) if e.is_transient() => {
                 tracing::warn!(error = %e, "could not download an uploaded list");
                 return self.send(chat, bt::try_later(lang), &html).await;
             }

@@ -1,0 +1,369 @@
+//! The gRPC API (proto/broadcast.proto): every admin operation on campaigns.
+//! Errors are `ServiceError`s, mapped to gRPC codes in one place (runtime).
+
+use crate::engine::{self, Engine};
+use crate::store::{self, COLUMNS, Campaign};
+use crate::{audience, content, schedule};
+use proto::broadcast::broadcast_server::Broadcast as BroadcastRpc;
+use proto::broadcast::{
+    Audience, Campaign as CampaignMsg, CampaignRef, Content, CountAudienceReply,
+    CreateCampaignRequest, ListCampaignsReply, ListCampaignsRequest, Revenue, Schedule,
+    ScheduleKind, Segment, SendPreviewReply, SendPreviewRequest, StatsReply, StatsRequest,
+    ValidateContentReply,
+};
+use runtime::ServiceError;
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+pub struct BroadcastService {
+    pub engine: Engine,
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn invalid(m: impl Into<String>) -> ServiceError {
+    ServiceError::InvalidInput(m.into())
+}
+
+impl BroadcastService {
+    fn tz_of(&self, s: &Schedule) -> Result<schedule::Tz, ServiceError> {
+        if s.timezone.is_empty() {
+            Ok(self.engine.tz().clone())
+        } else {
+            schedule::parse_timezone(&s.timezone).map_err(invalid)
+        }
+    }
+
+    /// When a schedule starts (None for "now"); refuses one that cannot run.
+    fn first_run(&self, s: &Schedule) -> Result<Option<OffsetDateTime>, ServiceError> {
+        let now = OffsetDateTime::now_utc();
+        match ScheduleKind::try_from(s.kind).unwrap_or(ScheduleKind::Unspecified) {
+            ScheduleKind::Now => Ok(None),
+            ScheduleKind::At => schedule::parse_at(&s.at, &self.tz_of(s)?, now)
+                .map(Some)
+                .map_err(invalid),
+            ScheduleKind::Recurring => {
+                let r = schedule::parse_recurring(&s.cron, &self.tz_of(s)?).map_err(invalid)?;
+                r.next_after(now)
+                    .map(Some)
+                    .ok_or_else(|| invalid("this schedule never occurs again"))
+            }
+            ScheduleKind::Unspecified => {
+                Err(invalid("choose when to send: now, at a time, or recurring"))
+            }
+        }
+    }
+
+    async fn change(
+        &self,
+        r: CampaignRef,
+        from: &[&str],
+        to: &str,
+        verb: &str,
+    ) -> Reply<CampaignMsg> {
+        let id = store::parse_id(&r.id)?;
+        let c = store::transition(self.engine.db(), id, from, to, verb).await?;
+        tracing::info!(campaign = %id, actor = r.actor, to, "campaign status changed");
+        self.engine.status_changed(id, to);
+        self.engine.progress().update_now(&c).await;
+        Ok(Response::new(store::snapshot(self.engine.db(), id).await?))
+    }
+}
+
+#[tonic::async_trait]
+impl BroadcastRpc for BroadcastService {
+    async fn get_stats(&self, _req: Request<StatsRequest>) -> Reply<StatsReply> {
+        let db = self.engine.db();
+        let (users_total, subscribers_reachable, subscribers, blocked): (i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT count(*), count(*) FILTER (WHERE reachable AND subscribed),
+                        count(*) FILTER (WHERE subscribed), count(*) FILTER (WHERE NOT reachable)
+                 FROM users",
+            )
+            .fetch_one(db)
+            .await
+            .map_err(ServiceError::from)?;
+        let buyers: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT user_id) FROM orders WHERE credited_at IS NOT NULL",
+        )
+        .fetch_one(db)
+        .await
+        .map_err(ServiceError::from)?;
+        let revenue: Vec<(String, String)> = sqlx::query_as(
+            "SELECT currency, sum(amount)::text FROM orders WHERE credited_at IS NOT NULL
+             GROUP BY currency ORDER BY currency",
+        )
+        .fetch_all(db)
+        .await
+        .map_err(ServiceError::from)?;
+        let campaigns_sent: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM campaigns WHERE status = 'done' AND started_at IS NOT NULL",
+        )
+        .fetch_one(db)
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(StatsReply {
+            users_total,
+            subscribers_reachable,
+            subscribers,
+            blocked,
+            buyers,
+            revenue: revenue
+                .into_iter()
+                .map(|(currency, amount)| Revenue { currency, amount })
+                .collect(),
+            campaigns_sent,
+        }))
+    }
+
+    async fn validate_content(&self, req: Request<Content>) -> Reply<ValidateContentReply> {
+        let error = content::validate(req.get_ref()).err().unwrap_or_default();
+        Ok(Response::new(ValidateContentReply { error }))
+    }
+
+    async fn count_audience(&self, req: Request<Audience>) -> Reply<CountAudienceReply> {
+        let a = req.into_inner();
+        audience::validate(&a)?;
+        let recipients =
+            audience::count(self.engine.db(), &a, audience::Ids::Given(&a.user_ids)).await?;
+        let ignored_ids = if a.segment == Segment::UserIds as i32 {
+            let distinct: std::collections::HashSet<i64> = a.user_ids.iter().copied().collect();
+            distinct.len() as i64 - recipients
+        } else {
+            0
+        };
+        Ok(Response::new(CountAudienceReply {
+            recipients,
+            ignored_ids,
+        }))
+    }
+
+    async fn create_campaign(&self, req: Request<CreateCampaignRequest>) -> Reply<CampaignMsg> {
+        let r = req.into_inner();
+        let content = r
+            .content
+            .ok_or_else(|| invalid("the campaign has no content"))?;
+        content::validate(&content).map_err(invalid)?;
+        let mut audience = r
+            .audience
+            .ok_or_else(|| invalid("the campaign has no audience"))?;
+        audience::validate(&audience)?;
+        let schedule = r
+            .schedule
+            .ok_or_else(|| invalid("the campaign has no schedule"))?;
+        let run_at = self.first_run(&schedule)?;
+        if r.title.chars().count() > 100 {
+            return Err(invalid("the title is longer than 100 characters").into());
+        }
+        let db = self.engine.db();
+        let mut tx = db.begin().await.map_err(ServiceError::from)?;
+        let list = if audience.segment == Segment::UserIds as i32 {
+            let list = audience::store_list(&mut tx, &audience.user_ids).await?;
+            // The ids live in audience_lists; the row keeps only how many.
+            audience.days = 0;
+            audience.user_ids.clear();
+            Some(list)
+        } else {
+            None
+        };
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO campaigns (id, status, title, content, audience, schedule, audience_list_id,
+                 paid, created_by, run_at, progress_chat_id)
+             VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(r.title.trim())
+        .bind(Json(&content))
+        .bind(Json(&audience))
+        .bind(Json(&schedule))
+        .bind(list)
+        .bind(r.paid)
+        .bind(r.created_by)
+        .bind(run_at)
+        .bind((r.progress_chat_id != 0).then_some(r.progress_chat_id))
+        .execute(&mut *tx)
+        .await
+        .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        tracing::info!(campaign = %id, created_by = r.created_by, "campaign drafted");
+        Ok(Response::new(store::snapshot(db, id).await?))
+    }
+
+    async fn send_preview(&self, req: Request<SendPreviewRequest>) -> Reply<SendPreviewReply> {
+        let r = req.into_inner();
+        let id = store::parse_id(&r.campaign_id)?;
+        let db = self.engine.db();
+        let c = store::load(db, id).await?;
+        let user: Option<(String, Option<String>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT first_name, username, language_code,
+                    COALESCE((SELECT sum(delta) FROM ledger WHERE user_id = u.id), 0)::bigint
+             FROM users u WHERE id = $1",
+        )
+        .bind(r.chat_id)
+        .fetch_optional(db)
+        .await
+        .map_err(ServiceError::from)?;
+        let (first_name, username, language, balance) =
+            user.unwrap_or_else(|| (String::new(), None, None, 0));
+        let msg = content::render(
+            &c.content.0,
+            &content::Recipient {
+                first_name: &first_name,
+                username: username.as_deref(),
+                language: language.as_deref(),
+                balance,
+            },
+        );
+        let mut params = msg.params;
+        params["chat_id"] = json!(r.chat_id);
+        let sent: Value = self
+            .engine
+            .progress()
+            .bot()
+            .call(msg.method, &params)
+            .await
+            .map_err(|e| match e {
+                telegram::TgError::BadRequest { description, .. } => {
+                    invalid(format!("Telegram refused the message: {description}"))
+                }
+                other => ServiceError::Unavailable(format!("telegram: {other}")),
+            })?;
+        Ok(Response::new(SendPreviewReply {
+            message_id: sent.get("message_id").and_then(Value::as_i64).unwrap_or(0),
+        }))
+    }
+
+    async fn start_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
+        let r = req.into_inner();
+        let id = store::parse_id(&r.id)?;
+        let db = self.engine.db();
+        let mut tx = db.begin().await.map_err(ServiceError::from)?;
+        let c: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(ServiceError::from)?;
+        let c = c.ok_or_else(|| ServiceError::NotFound(format!("campaign {id}")))?;
+        if c.status != "draft" {
+            return Err(ServiceError::Conflict(format!(
+                "cannot start a campaign that is {}",
+                c.status
+            ))
+            .into());
+        }
+        // Checked again: a draft confirmed late may name a time now past.
+        let run_at = self.first_run(&c.schedule.0)?;
+        let kind = ScheduleKind::try_from(c.schedule.0.kind).unwrap_or(ScheduleKind::Unspecified);
+        let started = match (kind, run_at) {
+            (ScheduleKind::Now, _) | (_, None) => engine::materialise_and_run(&mut tx, &c).await?,
+            (kind, Some(at)) => {
+                let status = if kind == ScheduleKind::Recurring {
+                    "recurring"
+                } else {
+                    "scheduled"
+                };
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "UPDATE campaigns SET status = $2, run_at = $3, updated_at = now()
+                     WHERE id = $1 RETURNING {COLUMNS}"
+                )))
+                .bind(id)
+                .bind(status)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(ServiceError::from)?
+            }
+        };
+        tx.commit().await.map_err(ServiceError::from)?;
+        tracing::info!(campaign = %id, actor = r.actor, status = %started.status, "campaign confirmed");
+        self.engine.wake();
+        self.engine.progress().update_now(&started).await;
+        Ok(Response::new(store::snapshot(db, id).await?))
+    }
+
+    async fn pause_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
+        self.change(req.into_inner(), &["running"], "paused", "pause")
+            .await
+    }
+
+    async fn resume_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
+        self.change(req.into_inner(), &["paused"], "running", "resume")
+            .await
+    }
+
+    async fn cancel_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
+        self.change(
+            req.into_inner(),
+            &["draft", "scheduled", "recurring", "running", "paused"],
+            "cancelled",
+            "cancel",
+        )
+        .await
+    }
+
+    async fn get_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
+        let id = store::parse_id(&req.get_ref().id)?;
+        Ok(Response::new(store::snapshot(self.engine.db(), id).await?))
+    }
+
+    type WatchCampaignStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<CampaignMsg, Status>> + Send>>;
+
+    async fn watch_campaign(&self, req: Request<CampaignRef>) -> Reply<Self::WatchCampaignStream> {
+        let id = store::parse_id(&req.get_ref().id)?;
+        let db = self.engine.db().clone();
+        // An unknown id fails the call itself, not the first stream item.
+        store::load(&db, id).await?;
+        let stream = futures::stream::unfold(
+            (db, None::<CampaignMsg>, false),
+            move |(db, mut last, over)| async move {
+                if over {
+                    return None;
+                }
+                loop {
+                    if last.is_some() {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    let c = match store::snapshot(&db, id).await {
+                        Ok(c) => c,
+                        Err(e) => return Some((Err(Status::from(e)), (db, last, true))),
+                    };
+                    if last.as_ref() != Some(&c) {
+                        let ended = matches!(c.status.as_str(), "done" | "cancelled");
+                        last = Some(c.clone());
+                        return Some((Ok(c), (db, last, ended)));
+                    }
+                }
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_campaigns(
+        &self,
+        req: Request<ListCampaignsRequest>,
+    ) -> Reply<ListCampaignsReply> {
+        let r = req.into_inner();
+        let before = if r.before_id.is_empty() {
+            None
+        } else {
+            Some(store::parse_id(&r.before_id)?)
+        };
+        let limit = if r.limit == 0 { 20 } else { r.limit };
+        let db = self.engine.db();
+        let now = OffsetDateTime::now_utc();
+        let mut campaigns = Vec::new();
+        for c in store::list(db, limit, before).await? {
+            let counts = store::counts(db, &c).await?;
+            campaigns.push(c.to_proto(&counts, now));
+        }
+        Ok(Response::new(ListCampaignsReply { campaigns }))
+    }
+}

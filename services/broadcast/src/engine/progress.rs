@@ -1,0 +1,269 @@
+//! The live progress message: one message in the admin's chat, edited in
+//! place every BROADCAST_PROGRESS_INTERVAL while the campaign runs, with
+//! Pause / Resume / Cancel buttons (handled by the bot, which calls our API),
+//! and turned into a summary when it ends.
+//!
+//! Every replica runs the loop; a Redis claim per campaign and interval lets
+//! exactly one of them edit, so the chat never sees more than one edit per
+//! interval however many replicas run.
+
+use super::Inner;
+use crate::store::{self, COLUMNS, Campaign, Counts};
+use runtime::ServiceError;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use telegram::{Bot, TgError};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct Progress {
+    db: PgPool,
+    cache: cache::Cache,
+    /// Paced through the token's budget like any reply.
+    bot: Bot,
+    interval: Duration,
+}
+
+impl Progress {
+    pub fn new(db: PgPool, cache: cache::Cache, bot: Bot, interval: Duration) -> Progress {
+        Progress {
+            db,
+            cache,
+            bot,
+            interval,
+        }
+    }
+
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+
+    /// Shows the campaign's state now (at a start, pause, resume, cancel or
+    /// end). Failures are logged: the next interval tries again.
+    pub async fn update_now(&self, c: &Campaign) {
+        if let Err(e) = self.update(c).await {
+            tracing::warn!(campaign = %c.id, error = %e, "progress message not updated");
+        }
+    }
+
+    async fn update(&self, c: &Campaign) -> Result<(), ServiceError> {
+        let Some(chat) = c.progress_chat_id else {
+            return Ok(());
+        };
+        if matches!(c.status.as_str(), "draft" | "recurring") {
+            return Ok(());
+        }
+        // Re-read: the caller's copy may predate the last outcomes.
+        let c = store::load(&self.db, c.id).await?;
+        let counts = store::counts(&self.db, &c).await?;
+        let lang = admin_language(&self.db, chat).await;
+        let (text, keyboard) = render(&c, &counts, lang, OffsetDateTime::now_utc());
+        match c.progress_message_id {
+            Some(0) => Ok(()), // another replica is sending it right now
+            Some(message_id) => {
+                let params = json!({
+                    "chat_id": chat, "message_id": message_id, "text": text,
+                    "parse_mode": "HTML", "reply_markup": keyboard,
+                });
+                match self.bot.call::<Value>("editMessageText", &params).await {
+                    Ok(_) | Err(TgError::NotModified) => Ok(()),
+                    Err(e) => Err(ServiceError::Unavailable(format!("telegram: {e}"))),
+                }
+            }
+            None => self.create(&c, chat, &text, keyboard).await,
+        }
+    }
+
+    /// Sends the message once: 0 in progress_message_id claims the right to.
+    async fn create(
+        &self,
+        c: &Campaign,
+        chat: i64,
+        text: &str,
+        keyboard: Value,
+    ) -> Result<(), ServiceError> {
+        let claimed = sqlx::query(
+            "UPDATE campaigns SET progress_message_id = 0
+             WHERE id = $1 AND progress_message_id IS NULL",
+        )
+        .bind(c.id)
+        .execute(&self.db)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(());
+        }
+        let params = json!({
+            "chat_id": chat, "text": text, "parse_mode": "HTML", "reply_markup": keyboard,
+        });
+        let sent = self.bot.call::<Value>("sendMessage", &params).await;
+        let id = sent
+            .as_ref()
+            .ok()
+            .and_then(|m| m.get("message_id"))
+            .and_then(Value::as_i64);
+        // On failure the claim is given back, so a later interval retries.
+        sqlx::query("UPDATE campaigns SET progress_message_id = $2 WHERE id = $1")
+            .bind(c.id)
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        sent.map(|_| ())
+            .map_err(|e| ServiceError::Unavailable(format!("telegram: {e}")))
+    }
+}
+
+async fn admin_language(db: &PgPool, chat: i64) -> Lang {
+    let code: Option<Option<String>> =
+        sqlx::query_scalar("SELECT language_code FROM users WHERE id = $1")
+            .bind(chat)
+            .fetch_optional(db)
+            .await
+            .ok()
+            .flatten();
+    match code.flatten() {
+        Some(c) if c.starts_with("ru") => Lang::Ru,
+        _ => Lang::En,
+    }
+}
+
+/// Edits every live campaign's message once per interval, on one replica.
+pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let p = &inner.progress;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(p.interval) => {}
+        }
+        let live: Vec<Campaign> = match sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM campaigns
+             WHERE status = ANY($1) AND progress_chat_id IS NOT NULL"
+        )))
+        .bind(&store::LIVE[..])
+        .fetch_all(&p.db)
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "progress: cannot list live campaigns");
+                continue;
+            }
+        };
+        let slot =
+            OffsetDateTime::now_utc().unix_timestamp_nanos() / p.interval.as_nanos().max(1) as i128;
+        for c in live {
+            let key = format!("bc:progress:{}:{slot}", c.id);
+            if matches!(p.cache.claim(&key, p.interval * 2).await, Ok(true)) {
+                p.update_now(&c).await;
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lang {
+    En,
+    Ru,
+}
+
+/// The message text and its buttons.
+pub fn render(c: &Campaign, n: &Counts, lang: Lang, now: OffsetDateTime) -> (String, Value) {
+    let ru = lang == Lang::Ru;
+    let total = c.recipients.max(n.total());
+    let pct = if total > 0 {
+        n.settled() * 100 / total
+    } else {
+        100
+    };
+    let filled = (pct / 10) as usize;
+    let bar = format!("{}{}", "▓".repeat(filled), "░".repeat(10 - filled.min(10)));
+    let status = match (c.status.as_str(), ru) {
+        ("running", false) => "sending",
+        ("running", true) => "идёт рассылка",
+        ("paused", false) => "paused",
+        ("paused", true) => "на паузе",
+        ("done", false) => "finished",
+        ("done", true) => "завершена",
+        ("cancelled", false) => "cancelled",
+        ("cancelled", true) => "отменена",
+        ("scheduled", false) => "scheduled",
+        ("scheduled", true) => "запланирована",
+        (other, _) => other,
+    };
+    let title = if c.title.is_empty() {
+        c.id.to_string()[..8].to_string()
+    } else {
+        html_escape(&c.title)
+    };
+    let (rate, eta) = c.rate_and_eta(n, now);
+    let mut text = if ru {
+        format!(
+            "📣 <b>Рассылка {title}</b>: {status}\n{bar} {pct}%\n\
+             Отправлено: {}\nОшибки: {}\nЗаблокировали: {}\nВ очереди: {}\nНеизвестно: {}\nВсего: {total}",
+            n.sent,
+            n.failed,
+            n.blocked,
+            n.pending + n.sending,
+            n.unknown
+        )
+    } else {
+        format!(
+            "📣 <b>Campaign {title}</b>: {status}\n{bar} {pct}%\n\
+             Sent: {}\nFailed: {}\nBlocked: {}\nPending: {}\nUnknown: {}\nRecipients: {total}",
+            n.sent,
+            n.failed,
+            n.blocked,
+            n.pending + n.sending,
+            n.unknown
+        )
+    };
+    if rate > 0.0 {
+        if ru {
+            text.push_str(&format!("\nСкорость: {rate:.1} сообщ./с"));
+        } else {
+            text.push_str(&format!("\nRate: {rate:.1} msg/s"));
+        }
+        if c.status == "running" && eta > 0 {
+            text.push_str(&format!(
+                "\n{}: {}",
+                if ru { "Осталось" } else { "ETA" },
+                human_duration(eta)
+            ));
+        }
+    }
+    let id = c.id;
+    let button = |en: &str, ru_text: &str, action: &str| json!({"text": if ru { ru_text } else { en }, "callback_data": format!("bc:{action}:{id}")});
+    let row = match c.status.as_str() {
+        "running" => vec![
+            button("⏸ Pause", "⏸ Пауза", "pause"),
+            button("✖ Cancel", "✖ Отменить", "cancel"),
+        ],
+        "paused" => vec![
+            button("▶ Resume", "▶ Продолжить", "resume"),
+            button("✖ Cancel", "✖ Отменить", "cancel"),
+        ],
+        _ => vec![],
+    };
+    let keyboard = if row.is_empty() {
+        json!({"inline_keyboard": []})
+    } else {
+        json!({"inline_keyboard": [row]})
+    };
+    (text, keyboard)
+}
+
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -1,0 +1,134 @@
+//! Starting campaigns: materialising the recipients and going "running" in
+//! one transaction, under the campaign's row lock. A replica that dies half
+//! way rolls back (the campaign is still scheduled, with no rows); two
+//! replicas racing for the same due campaign cannot both start it, because
+//! the loser skips the locked row and then finds it no longer scheduled.
+
+use super::Inner;
+use crate::audience;
+use crate::schedule;
+use crate::store::{COLUMNS, Campaign};
+use runtime::ServiceError;
+use sqlx::{PgPool, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Materialises `c`'s recipients and marks it running (or done at once when
+/// nobody is selected), inside `tx`, which holds `c`'s row lock.
+pub async fn materialise_and_run(
+    tx: &mut Transaction<'_, Postgres>,
+    c: &Campaign,
+) -> Result<Campaign, ServiceError> {
+    let n = audience::materialise(tx, c.id, &c.audience.0, c.audience_list_id).await?;
+    let status = if n == 0 { "done" } else { "running" };
+    let started: Campaign = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE campaigns SET status = $2, recipients = $3, started_at = now(), updated_at = now(),
+             finished_at = CASE WHEN $2 = 'done' THEN now() END
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(c.id)
+    .bind(status)
+    .bind(n)
+    .fetch_one(&mut **tx)
+    .await?;
+    metrics::counter!("broadcast_campaigns_started_total").increment(1);
+    tracing::info!(campaign = %c.id, recipients = n, "campaign started");
+    Ok(started)
+}
+
+/// Starts every due scheduled campaign and every due occurrence of a series.
+pub(super) async fn due(inner: &Inner) -> Result<(), ServiceError> {
+    while let Some(c) = start_one_scheduled(&inner.db).await? {
+        inner.progress.update_now(&c).await;
+    }
+    while let Some(c) = start_one_occurrence(inner).await? {
+        inner.progress.update_now(&c).await;
+    }
+    Ok(())
+}
+
+async fn start_one_scheduled(db: &PgPool) -> Result<Option<Campaign>, ServiceError> {
+    let mut tx = db.begin().await?;
+    let due: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM campaigns
+         WHERE status = 'scheduled' AND run_at <= now()
+         ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(c) = due else { return Ok(None) };
+    let started = materialise_and_run(&mut tx, &c).await?;
+    tx.commit().await?;
+    Ok(Some(started))
+}
+
+/// One due occurrence of a recurring series: a campaign of its own, keyed by
+/// (series, start time) so it exists once however often this runs. Missed
+/// occurrences (the service was down) collapse into one, sent late, rather
+/// than a burst of stale copies.
+async fn start_one_occurrence(inner: &Inner) -> Result<Option<Campaign>, ServiceError> {
+    let mut tx = inner.db.begin().await?;
+    let due: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM campaigns
+         WHERE status = 'recurring' AND run_at <= now()
+         ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(series) = due else { return Ok(None) };
+    let occurrence_at = series.run_at.unwrap_or_else(OffsetDateTime::now_utc);
+    let next = next_occurrence(inner, &series, OffsetDateTime::now_utc());
+    sqlx::query("UPDATE campaigns SET run_at = $2, updated_at = now() WHERE id = $1")
+        .bind(series.id)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+    let child: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO campaigns (id, series_id, status, title, content, audience, schedule,
+             audience_list_id, paid, created_by, run_at, progress_chat_id)
+         SELECT $1, id, 'scheduled', title, content, audience, schedule, audience_list_id, paid,
+             created_by, $3, progress_chat_id
+         FROM campaigns WHERE id = $2
+         ON CONFLICT (series_id, run_at) DO NOTHING
+         RETURNING {COLUMNS}"
+    )))
+    .bind(Uuid::new_v4())
+    .bind(series.id)
+    .bind(occurrence_at)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let started = match child {
+        Some(child) => Some(materialise_and_run(&mut tx, &child).await?),
+        None => None,
+    };
+    if next.is_none() {
+        // A series with no future occurrence is over.
+        sqlx::query("UPDATE campaigns SET status = 'done', finished_at = now() WHERE id = $1")
+            .bind(series.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(started.or(Some(series)))
+}
+
+fn next_occurrence(
+    inner: &Inner,
+    series: &Campaign,
+    after: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let s = &series.schedule.0;
+    let tz = if s.timezone.is_empty() {
+        inner.tz.clone()
+    } else {
+        schedule::parse_timezone(&s.timezone).unwrap_or_else(|_| inner.tz.clone())
+    };
+    match schedule::parse_recurring(&s.cron, &tz) {
+        Ok(r) => r.next_after(after),
+        Err(e) => {
+            // Validated when it was confirmed; only a changed parser gets here.
+            tracing::error!(series = %series.id, error = %e, "recurring schedule no longer parses; stopping the series");
+            None
+        }
+    }
+}

@@ -13,9 +13,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-/// The largest reply accepted from the broadcast service.
-const BROADCAST_MAX_REPLY: usize = 64 * 1024 * 1024;
-
 pub struct App {
     listener: TcpListener,
     db: PgPool,
@@ -39,10 +36,7 @@ impl App {
                 .paced(telegram::SendBudget::new(cache.clone(), &config.telegram)),
             cache: cache.clone(),
             payments: proto::payments::payments_client::PaymentsClient::new(payments),
-            // A campaign echoes its audience, an uploaded list included:
-            // more than tonic's default 4 MB for ten of them.
-            broadcast: proto::broadcast::broadcast_client::BroadcastClient::new(broadcast)
-                .max_decoding_message_size(BROADCAST_MAX_REPLY),
+            broadcast: proto::broadcast::broadcast_client::BroadcastClient::new(broadcast),
             admins: config.common.admin_ids.clone().into(),
             rate_limit: config.rate_limit,
         };

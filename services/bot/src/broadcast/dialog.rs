@@ -25,6 +25,10 @@ const TTL: Duration = Duration::from_secs(3600);
 pub const MAX_LIST_BYTES: u64 = 5 * 1024 * 1024;
 const MAX_LIST_MB: u64 = MAX_LIST_BYTES / (1024 * 1024);
 const MAX_DAYS: u32 = 3650;
+/// SendPreview attempts, and the pause between them (about Telegram's
+/// per-chat window of one message a second).
+const PREVIEW_ATTEMPTS: u32 = 3;
+const PREVIEW_RETRY_PAUSE: Duration = Duration::from_millis(1100);
 
 fn valid_language(code: &str) -> bool {
     (2..=8).contains(&code.len())
@@ -456,17 +460,7 @@ impl Dispatcher {
             // Same message, only the delivery mode changed: the preview above still holds.
             None
         } else {
-            let req = pb::SendPreviewRequest {
-                campaign_id: campaign.id.clone(),
-                chat_id: chat,
-            };
-            match self.broadcast.clone().send_preview(req).await {
-                Ok(_) => None,
-                Err(st) => Some(match trouble(&st) {
-                    Trouble::Refused(msg) => msg,
-                    Trouble::TryLater => bt::try_later_short(lang).to_string(),
-                }),
-            }
+            self.send_preview(&campaign.id, chat, lang).await
         };
         let s = self.summary_of(
             lang,
@@ -478,6 +472,31 @@ impl Dispatcher {
         let (text, kb) = bt::summary(lang, &s);
         self.send(chat, &text, &SendOptions::html().with_keyboard(kb))
             .await
+    }
+
+    /// SendPreview, tried again a few times when it is only Telegram's
+    /// per-chat limit (the dialog's own messages just went to this chat): a
+    /// second preview is harmless, none at all is not. Returns why it failed.
+    async fn send_preview(&self, campaign_id: &str, chat: i64, lang: Lang) -> Option<String> {
+        let mut attempt = 1;
+        loop {
+            let req = pb::SendPreviewRequest {
+                campaign_id: campaign_id.to_string(),
+                chat_id: chat,
+            };
+            let st = match self.broadcast.clone().send_preview(req).await {
+                Ok(_) => return None,
+                Err(st) => st,
+            };
+            match trouble(&st) {
+                Trouble::Refused(msg) => return Some(msg),
+                Trouble::TryLater if attempt < PREVIEW_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(PREVIEW_RETRY_PAUSE).await;
+                }
+                Trouble::TryLater => return Some(bt::try_later_short(lang).to_string()),
+            }
+        }
     }
 
     /// A press on one of the dialog's buttons (`bcd:...`).
@@ -576,9 +595,10 @@ impl Dispatcher {
             }
         }
         if c.step == Step::Confirm {
+            let summary = q.message.as_ref().map(|m| m.message_id);
             if for_draft(cb::CONFIRM_PREFIX) {
                 self.answer(&q.id, None).await;
-                return self.confirm(chat, admin, lang, &draft).await;
+                return self.confirm(chat, summary, admin, lang, &draft).await;
             }
             if for_draft(cb::EDIT_PREFIX) {
                 self.answer(&q.id, None).await;
@@ -592,7 +612,7 @@ impl Dispatcher {
                 self.answer(&q.id, None).await;
                 self.leave_broadcast(admin).await?;
                 return self
-                    .send(chat, bt::dialog_cancelled(lang), &SendOptions::default())
+                    .replace_summary(chat, summary, bt::dialog_cancelled(lang))
                     .await;
             }
             if for_draft(cb::PAID_PREFIX) {
@@ -610,10 +630,41 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Turns the summary into the outcome (its buttons gone, so nothing can
+    /// be pressed twice); a new message when the summary can't be edited.
+    /// An edit also leaves the chat's send allowance to the progress message
+    /// the service posts right now.
+    async fn replace_summary(
+        &self,
+        chat: i64,
+        summary: Option<i64>,
+        text: &str,
+    ) -> Result<(), ServiceError> {
+        if let Some(message_id) = summary {
+            let params = serde_json::json!({
+                "chat_id": chat,
+                "message_id": message_id,
+                "text": text,
+                "parse_mode": "HTML",
+                "reply_markup": {"inline_keyboard": []},
+            });
+            match self
+                .tg
+                .call::<serde_json::Value>("editMessageText", &params)
+                .await
+            {
+                Ok(_) | Err(telegram::TgError::NotModified) => return Ok(()),
+                Err(e) => tracing::info!(error = %e, "summary not edited; sending the outcome"),
+            }
+        }
+        self.send(chat, text, &SendOptions::html()).await
+    }
+
     /// Confirm: StartCampaign; the dialog is over once the service took it.
     async fn confirm(
         &self,
         chat: i64,
+        summary: Option<i64>,
         admin: i64,
         lang: Lang,
         id: &str,
@@ -628,7 +679,7 @@ impl Dispatcher {
                 self.cache.session_clear(SCOPE, admin).await?;
                 self.cache.session_clear(LIST_SCOPE, admin).await?;
                 tracing::info!(campaign_id = id, admin, status = %campaign.status, "broadcast confirmed");
-                self.send(chat, &bt::started(lang, &campaign), &SendOptions::html())
+                self.replace_summary(chat, summary, &bt::started(lang, &campaign))
                     .await
             }
             Err(st) => self.broadcast_trouble(chat, lang, st).await,

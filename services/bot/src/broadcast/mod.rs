@@ -34,12 +34,32 @@ pub(crate) fn trouble(st: &tonic::Status) -> Trouble {
         | Code::AlreadyExists
             if !st.message().is_empty() =>
         {
-            Trouble::Refused(st.message().to_string())
+            Trouble::Refused(for_admin(st.message()))
         }
         code => {
             tracing::warn!(?code, message = st.message(), "broadcast call failed");
             Trouble::TryLater
         }
+    }
+}
+
+/// The service's message without the error kind `ServiceError` puts in
+/// front of it ("invalid input: ..."), which means nothing to an admin.
+fn for_admin(message: &str) -> String {
+    const KINDS: [&str; 4] = [
+        "invalid input: ",
+        "conflict: ",
+        "not found: ",
+        "forbidden: ",
+    ];
+    let m = KINDS
+        .iter()
+        .find_map(|k| message.strip_prefix(k))
+        .unwrap_or(message);
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -51,15 +71,21 @@ mod tests {
     fn refusals_carry_the_services_message_and_outages_mean_later() {
         assert_eq!(
             trouble(&tonic::Status::invalid_argument("unknown variable {nmae}")),
-            Trouble::Refused("unknown variable {nmae}".into())
+            Trouble::Refused("Unknown variable {nmae}".into())
         );
         assert_eq!(
             trouble(&tonic::Status::failed_precondition("campaign is done")),
-            Trouble::Refused("campaign is done".into())
+            Trouble::Refused("Campaign is done".into())
+        );
+        assert_eq!(
+            trouble(&tonic::Status::already_exists(
+                "conflict: cannot resume a campaign that is cancelled"
+            )),
+            Trouble::Refused("Cannot resume a campaign that is cancelled".into())
         );
         assert_eq!(
             trouble(&tonic::Status::not_found("no such campaign")),
-            Trouble::Refused("no such campaign".into())
+            Trouble::Refused("No such campaign".into())
         );
         for st in [
             tonic::Status::unavailable("down"),

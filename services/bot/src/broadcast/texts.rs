@@ -403,6 +403,10 @@ pub fn describe_when(lang: Lang, w: &When, run_at: i64, next_run_at: i64) -> Str
         (Lang::Ru, When::Now) => "сейчас, сразу после подтверждения".into(),
         (Lang::En, When::At { at: t }) => format!("at {}{}", html_escape(t), at(run_at)),
         (Lang::Ru, When::At { at: t }) => format!("в {}{}", html_escape(t), at(run_at)),
+        // A draft of a series carries its first occurrence in run_at.
+        (_, When::Recurring { .. }) if next_run_at <= 0 && run_at > 0 => {
+            describe_when(lang, w, 0, run_at)
+        }
         (Lang::En, When::Recurring { cron }) => {
             let next = if next_run_at > 0 {
                 format!(", next {}", super::commands::utc(next_run_at))
@@ -719,6 +723,22 @@ mod tests {
         for action in ["pause", "resume", "cancel"] {
             assert!(format!("{}{action}:{uuid}", cb::PROGRESS_PREFIX).len() <= 64);
         }
+    }
+
+    #[test]
+    fn a_drafted_series_shows_its_first_run() {
+        let w = When::Recurring {
+            cron: "daily 09:30".into(),
+        };
+        let shown = describe_when(Lang::En, &w, 1_798_740_000, 0);
+        assert_eq!(shown, "recurring «daily 09:30», next 2026-12-31 18:00 UTC");
+        let at = When::At {
+            at: "2026-12-31 18:00".into(),
+        };
+        assert_eq!(
+            describe_when(Lang::En, &at, 1_798_740_000, 0),
+            "at 2026-12-31 18:00 (2026-12-31 18:00 UTC)"
+        );
     }
 
     #[test]

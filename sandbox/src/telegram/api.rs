@@ -1,14 +1,12 @@
 //! HTTP entry point: `/bot{token}/{method}` plus the `/_sandbox/` control routes.
 
-use std::sync::Arc;
-use std::time::SystemTime;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::RecordedCall;
 use super::methods::{self, ApiError};
@@ -31,6 +29,9 @@ async fn bot_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(rest) = uri.path().strip_prefix("/file/bot") {
+        return download(&state, rest);
+    }
     let headers_vec = header_list(&headers);
     let Some((token, method)) = split_path(uri.path()) else {
         return reply(404, ApiError::new(404, "Not Found").to_json());
@@ -48,7 +49,7 @@ async fn bot_api(
                 params: Value::Null,
                 headers: headers_vec,
                 status: 400,
-                at: SystemTime::now(),
+                at: state.now().wall,
                 response: err.clone(),
             };
             state.record(call);
@@ -59,6 +60,8 @@ async fn bot_api(
 }
 
 /// Runs and records one call; shared by HTTP requests and replies embedded in webhook answers.
+/// The call and its record share one critical section, so limits stay exact and the record's
+/// order and times are the order and times the fake admitted the calls.
 pub(crate) fn execute(
     state: &State,
     token: &str,
@@ -67,10 +70,12 @@ pub(crate) fn execute(
     headers: Vec<(String, String)>,
 ) -> (u16, Value) {
     let canonical = methods::canonical(method);
+    let mut inner = state.lock();
+    let now = state.now();
     let outcome = if !token_accepted(state, token) {
         Err(ApiError::new(401, "Unauthorized"))
     } else if let Some(name) = canonical {
-        methods::dispatch(state, token, name, &params)
+        methods::dispatch(state, &mut inner, now, token, name, &params)
     } else {
         Err(ApiError::new(404, "Not Found"))
     };
@@ -78,16 +83,38 @@ pub(crate) fn execute(
         Ok(body) => (200, body),
         Err(err) => (err.code, err.to_json()),
     };
-    state.record(RecordedCall {
+    inner.calls.push(RecordedCall {
         method: canonical.unwrap_or(method).to_owned(),
         token: token.to_owned(),
         params,
         headers,
         status,
-        at: SystemTime::now(),
+        at: now.wall,
         response: body.clone(),
     });
+    drop(inner);
+    state.changed.notify_waiters();
     (status, body)
+}
+
+/// `GET /file/bot<token>/<file_path>`: the bytes of a file whose path this token got from
+/// getFile. A token Telegram would not accept gets 401, any other miss 404, as Telegram answers.
+fn download(state: &State, token_and_path: &str) -> Response {
+    let (token, path) = token_and_path
+        .split_once('/')
+        .unwrap_or((token_and_path, ""));
+    if !token_accepted(state, token) {
+        return reply(401, ApiError::new(401, "Unauthorized").to_json());
+    }
+    match state.lock().files.download(token, path) {
+        Some(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            bytes,
+        )
+            .into_response(),
+        None => reply(404, ApiError::new(404, "Not Found").to_json()),
+    }
 }
 
 fn token_accepted(state: &State, token: &str) -> bool {

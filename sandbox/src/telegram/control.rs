@@ -11,20 +11,31 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{error_reply, json_reply};
-use super::state::{Blocked, State};
-use super::{Delivery, RecordedCall, TgUser, methods, webhook};
+use super::state::{State, Unreachable};
+use super::{
+    ChannelPost, Delivery, FaultSpec, FileKind, RecordedCall, TgUser, Upload, UserMessage, methods,
+    stats, user, webhook,
+};
 
 pub(crate) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/calls", get(list_calls).delete(clear_calls))
         .route("/webhook", get(webhook_info))
+        .route("/stats", get(stats))
+        .route("/chats/{id}/messages", get(chat_messages))
         .route("/updates", post(post_update))
         .route("/users/{id}/send", post(user_send))
+        .route("/users/{id}/message", post(user_message))
         .route("/users/{id}/press", post(user_press))
         .route("/users/{id}/block", post(user_block))
         .route("/chats/{id}/block", post(block))
         .route("/chats/{id}/deactivate", post(deactivate))
+        .route("/chats/{id}/vanish", post(vanish))
         .route("/chats/{id}/unblock", post(unblock))
+        .route(
+            "/faults",
+            get(list_faults).post(inject_fault).delete(clear_faults),
+        )
 }
 
 #[derive(Deserialize)]
@@ -49,8 +60,29 @@ async fn list_calls(AxState(state): AxState<Arc<State>>, Query(f): Query<CallFil
     json_reply(StatusCode::OK, json!(calls))
 }
 
+/// Per token the peak sends in any second, and the number of 429 replies.
+async fn stats(AxState(state): AxState<Arc<State>>) -> Response {
+    let inner = state.lock();
+    let peaks = stats::peaks_by_token(inner.calls.iter());
+    let count_429 = inner.calls.iter().filter(|c| c.status == 429).count();
+    json_reply(
+        StatusCode::OK,
+        json!({"sends_per_second_max": peaks, "count_429": count_429}),
+    )
+}
+
+async fn chat_messages(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> Response {
+    let sent = state
+        .lock()
+        .chats
+        .get(&id)
+        .map(stats::sent_messages)
+        .unwrap_or_default();
+    json_reply(StatusCode::OK, json!(sent))
+}
+
 async fn clear_calls(AxState(state): AxState<Arc<State>>) -> StatusCode {
-    state.lock().calls.clear();
+    state.lock().clear_calls();
     StatusCode::NO_CONTENT
 }
 
@@ -111,9 +143,99 @@ async fn user_send(
     axum::Json(body): axum::Json<SendBody>,
 ) -> Response {
     let user = user(id, body.first_name, body.username, body.language_code);
-    let update = webhook::message_update(&state, &user, &body.text);
+    let update = user::message_update(&state, &user, &UserMessage::text(&body.text));
     let extra =
         json!({"update_id": update["update_id"], "message_id": update["message"]["message_id"]});
+    delivery_reply(webhook::deliver(&state, update).await, extra)
+}
+
+/// `POST /_sandbox/users/{id}/message`: what [`UserMessage`] builds, as JSON.
+#[derive(Deserialize)]
+struct MessageBody {
+    text: Option<String>,
+    #[serde(default)]
+    entities: Vec<Value>,
+    file: Option<FileBody>,
+    forward_from_channel: Option<ChannelBody>,
+    first_name: Option<String>,
+    username: Option<String>,
+    language_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FileBody {
+    kind: FileKind,
+    file_name: Option<String>,
+    mime_type: Option<String>,
+    /// The file's bytes as UTF-8 text (a list of ids) ...
+    content: Option<String>,
+    /// ... or as base64.
+    content_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelBody {
+    chat_id: i64,
+    title: Option<String>,
+    message_id: i64,
+}
+
+impl MessageBody {
+    fn into_message(self) -> Result<UserMessage, String> {
+        let file = match self.file {
+            Some(f) => Some(f.into_upload()?),
+            None => None,
+        };
+        Ok(UserMessage {
+            text: self.text,
+            entities: self.entities,
+            file,
+            forwarded_from: self.forward_from_channel.map(|c| ChannelPost {
+                chat_id: c.chat_id,
+                title: c.title.unwrap_or_else(|| "Sandbox channel".to_owned()),
+                message_id: c.message_id,
+            }),
+        })
+    }
+}
+
+impl FileBody {
+    fn into_upload(self) -> Result<Upload, String> {
+        use base64::Engine;
+        let bytes = match (self.content, self.content_base64) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| format!("content_base64: {e}"))?,
+            (None, None) => format!("sandbox {:?}", self.kind).into_bytes(),
+            (Some(_), Some(_)) => return Err("give content or content_base64, not both".into()),
+        };
+        Ok(Upload {
+            kind: self.kind,
+            bytes: bytes.into(),
+            file_name: self.file_name,
+            mime_type: self.mime_type,
+        })
+    }
+}
+
+async fn user_message(
+    AxState(state): AxState<Arc<State>>,
+    Path(id): Path<i64>,
+    axum::Json(body): axum::Json<MessageBody>,
+) -> Response {
+    let user = user(
+        id,
+        body.first_name.clone(),
+        body.username.clone(),
+        body.language_code.clone(),
+    );
+    let message = match body.into_message() {
+        Ok(m) => m,
+        Err(err) => return error_reply(StatusCode::BAD_REQUEST, err),
+    };
+    let update = user::message_update(&state, &user, &message);
+    let extra = json!({"update_id": update["update_id"], "message": update["message"]});
     delivery_reply(webhook::deliver(&state, update).await, extra)
 }
 
@@ -140,22 +262,54 @@ async fn user_press(
 }
 
 async fn user_block(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> Response {
-    state.lock().blocked.insert(id, Blocked::Blocked);
+    state.lock().blocked.insert(id, Unreachable::Blocked);
     let update = webhook::blocked_update(&state, &user(id, None, None, None));
     delivery_reply(webhook::deliver(&state, update).await, json!({}))
 }
 
 async fn block(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
-    state.lock().blocked.insert(id, Blocked::Blocked);
+    state.lock().blocked.insert(id, Unreachable::Blocked);
     StatusCode::NO_CONTENT
 }
 
 async fn deactivate(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
-    state.lock().blocked.insert(id, Blocked::Deactivated);
+    state.lock().blocked.insert(id, Unreachable::Deactivated);
+    StatusCode::NO_CONTENT
+}
+
+async fn vanish(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
+    state.lock().blocked.insert(id, Unreachable::Vanished);
     StatusCode::NO_CONTENT
 }
 
 async fn unblock(AxState(state): AxState<Arc<State>>, Path(id): Path<i64>) -> StatusCode {
     state.lock().blocked.remove(&id);
+    StatusCode::NO_CONTENT
+}
+
+async fn inject_fault(
+    AxState(state): AxState<Arc<State>>,
+    axum::Json(spec): axum::Json<FaultSpec>,
+) -> Response {
+    if let Err(err) = spec.validate() {
+        return error_reply(StatusCode::BAD_REQUEST, err);
+    }
+    let mut inner = state.lock();
+    inner.faults.inject(spec);
+    json_reply(
+        StatusCode::CREATED,
+        json!({"pending": inner.faults.pending()}),
+    )
+}
+
+async fn list_faults(AxState(state): AxState<Arc<State>>) -> Response {
+    json_reply(
+        StatusCode::OK,
+        json!({"pending": state.lock().faults.pending()}),
+    )
+}
+
+async fn clear_faults(AxState(state): AxState<Arc<State>>) -> StatusCode {
+    state.lock().faults.clear();
     StatusCode::NO_CONTENT
 }

@@ -1,5 +1,6 @@
-//! Telegram's flood limits for send methods: a global sliding window per token (30/s, or 1000/s
-//! for paid broadcasts), a token bucket per chat (1/s with a small burst) and 20/min per group.
+//! Telegram's flood limits for send methods: a sliding window per token (30/s for ordinary sends,
+//! a separate 1000/s for paid broadcasts), a token bucket per chat (1/s with a small burst) and
+//! 20/min per group.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -15,9 +16,10 @@ pub(crate) struct Limiter {
     chat_burst: f64,
     chat_refill_per_sec: f64,
     group_per_min: usize,
-    /// Every send of a token, paid or not: the normal 30/s budget is checked against it.
+    /// Ordinary sends of a token: the 30/s budget. Paid sends stay out of it, so a 1000/s paid
+    /// campaign does not push the bot's own replies into 429.
     global: HashMap<String, Window>,
-    /// Paid-broadcast sends of a token: the separate 1000/s budget.
+    /// Paid-broadcast sends of a token: their own 1000/s budget.
     paid: HashMap<String, Window>,
     chats: HashMap<(String, i64), Bucket>,
     groups: HashMap<(String, i64), Window>,
@@ -47,16 +49,14 @@ impl Limiter {
         paid: bool,
         now: Instant,
     ) -> Result<(), u64> {
-        let mut wait = Duration::ZERO;
-        let global = self.global.entry(token.to_owned()).or_default();
-        global.prune(now, SECOND);
-        if paid {
-            let paid_window = self.paid.entry(token.to_owned()).or_default();
-            paid_window.prune(now, SECOND);
-            wait = wait.max(paid_window.wait(now, SECOND, self.paid_per_sec));
+        let (windows, limit) = if paid {
+            (&mut self.paid, self.paid_per_sec)
         } else {
-            wait = wait.max(global.wait(now, SECOND, self.global_per_sec));
-        }
+            (&mut self.global, self.global_per_sec)
+        };
+        let window = windows.entry(token.to_owned()).or_default();
+        window.prune(now, SECOND);
+        let mut wait = window.wait(now, SECOND, limit);
         let key = (token.to_owned(), chat_id);
         let bucket = self.chats.entry(key.clone()).or_insert(Bucket {
             tokens: self.chat_burst,
@@ -70,22 +70,18 @@ impl Limiter {
             wait = wait.max(group.wait(now, MINUTE, self.group_per_min));
         }
         if !wait.is_zero() {
-            // Telegram answers whole seconds; rounding up means retrying after N always works.
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(secs.max(1));
+            return Err(whole_seconds(wait));
         }
-        self.global
+        let windows = if paid {
+            &mut self.paid
+        } else {
+            &mut self.global
+        };
+        windows
             .entry(token.to_owned())
             .or_default()
             .hits
             .push_back(now);
-        if paid {
-            self.paid
-                .entry(token.to_owned())
-                .or_default()
-                .hits
-                .push_back(now);
-        }
         if let Some(bucket) = self.chats.get_mut(&key) {
             bucket.tokens -= 1.0;
         }
@@ -94,6 +90,12 @@ impl Limiter {
         }
         Ok(())
     }
+}
+
+/// Telegram answers whole seconds; rounding up means retrying after N always works.
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 #[derive(Default)]
@@ -186,6 +188,40 @@ mod tests {
         }
         let retry = l.acquire("t", -5, false, t0 + SECOND * 20).unwrap_err();
         assert_eq!(retry, 40);
+    }
+
+    #[test]
+    fn paid_sends_have_their_own_budget_and_leave_the_normal_one_alone() {
+        let mut l = limiter();
+        let t0 = Instant::now();
+        for chat in 0..1000 {
+            assert!(l.acquire("t", chat + 1, true, t0).is_ok());
+        }
+        assert_eq!(
+            l.acquire("t", 5000, true, t0),
+            Err(1),
+            "the 1001st paid send"
+        );
+        // The paid burst took nothing from the ordinary 30/s.
+        for chat in 0..30 {
+            assert!(l.acquire("t", 6000 + chat, false, t0).is_ok());
+        }
+        assert_eq!(l.acquire("t", 7000, false, t0), Err(1));
+    }
+
+    #[test]
+    fn per_chat_limits_apply_to_paid_sends_too() {
+        let mut l = limiter();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(l.acquire("t", 7, true, t0).is_ok());
+        }
+        assert_eq!(l.acquire("t", 7, true, t0), Err(1));
+        assert_eq!(
+            l.acquire("t", 7, false, t0),
+            Err(1),
+            "the chat's bucket is shared"
+        );
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! The Bot API methods the fleet uses, answered like Telegram.
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
+use super::files::FileKind;
 use super::params;
-use super::state::{Blocked, Inner, State, StoredMessage, Webhook, unix_now};
+use super::state::{Inner, Media, Now, State, StoredMessage, Unreachable, Webhook, unix_now};
 use super::validate;
 
 /// Canonical names; requests match them case-insensitively like Telegram does.
@@ -17,14 +16,24 @@ pub(crate) const METHODS: &[&str] = &[
     "sendMessage",
     "sendPhoto",
     "sendVideo",
+    "sendDocument",
+    "sendAnimation",
     "copyMessage",
     "editMessageText",
     "editMessageReplyMarkup",
     "answerCallbackQuery",
+    "getFile",
 ];
 
 /// Methods that are subject to the flood limits.
-const SEND_METHODS: &[&str] = &["sendMessage", "sendPhoto", "sendVideo", "copyMessage"];
+pub(crate) const SEND_METHODS: &[&str] = &[
+    "sendMessage",
+    "sendPhoto",
+    "sendVideo",
+    "sendDocument",
+    "sendAnimation",
+    "copyMessage",
+];
 
 pub(crate) const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
 
@@ -47,6 +56,14 @@ impl ApiError {
 
     pub fn bad_request(description: impl Into<String>) -> Self {
         Self::new(400, description)
+    }
+
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        Self {
+            code: 429,
+            description: format!("Too Many Requests: retry after {retry_after}"),
+            retry_after: Some(retry_after),
+        }
     }
 
     pub fn to_json(&self) -> Value {
@@ -91,10 +108,19 @@ pub(crate) fn bot_user(token: &str) -> Value {
     })
 }
 
-/// Runs one call against the state; the whole call holds the lock so limits stay exact.
-pub(crate) fn dispatch(state: &State, token: &str, method: &str, params: &Value) -> Reply {
-    let mut inner = state.lock();
-    let inner = &mut *inner;
+/// Runs one call against the state; the caller holds the lock for the whole call.
+pub(crate) fn dispatch(
+    state: &State,
+    inner: &mut Inner,
+    now: Now,
+    token: &str,
+    method: &'static str,
+    params: &Value,
+) -> Reply {
+    let is_send = SEND_METHODS.contains(&method);
+    inner
+        .faults
+        .check(token, method, is_send, params, now.instant)?;
     match method {
         "getMe" => ok(bot_user(token)),
         "setWebhook" => set_webhook(inner, token, params),
@@ -109,8 +135,12 @@ pub(crate) fn dispatch(state: &State, token: &str, method: &str, params: &Value)
             ok_described(json!(true), text)
         }
         "answerCallbackQuery" => answer_callback_query(inner, params),
+        "getFile" => {
+            let file_id = params::string(params, "file_id").unwrap_or_default();
+            ok(inner.files.get_file(token, &file_id)?)
+        }
         "editMessageText" | "editMessageReplyMarkup" => edit(inner, token, method, params),
-        _ => send(state, inner, token, method, params),
+        _ => send(state, inner, now, token, method, params),
     }
 }
 
@@ -204,74 +234,103 @@ fn chat_id(params: &Value) -> Result<i64, ApiError> {
 
 fn check_reachable(inner: &Inner, chat_id: i64) -> Result<(), ApiError> {
     match inner.blocked.get(&chat_id) {
-        Some(Blocked::Blocked) => Err(ApiError::new(403, "Forbidden: bot was blocked by the user")),
-        Some(Blocked::Deactivated) => Err(ApiError::new(403, "Forbidden: user is deactivated")),
-        None => Ok(()),
+        Some(Unreachable::Blocked) => {
+            Err(ApiError::new(403, "Forbidden: bot was blocked by the user"))
+        }
+        Some(Unreachable::Deactivated) => Err(ApiError::new(403, "Forbidden: user is deactivated")),
+        Some(Unreachable::Vanished) | None => Ok(()),
     }
 }
 
-fn send(state: &State, inner: &mut Inner, token: &str, method: &str, params: &Value) -> Reply {
+/// Checked before anything else about the call, as Telegram resolves the chat first.
+fn check_exists(inner: &Inner, chat_id: i64) -> Result<(), ApiError> {
+    match inner.blocked.get(&chat_id) {
+        Some(Unreachable::Vanished) => Err(ApiError::bad_request("Bad Request: chat not found")),
+        _ => Ok(()),
+    }
+}
+
+fn send(
+    state: &State,
+    inner: &mut Inner,
+    now: Now,
+    token: &str,
+    method: &'static str,
+    params: &Value,
+) -> Reply {
     debug_assert!(SEND_METHODS.contains(&method));
     let chat_id = chat_id(params)?;
+    check_exists(inner, chat_id)?;
     let markup = params::markup(params);
     if let Some(m) = &markup {
         validate::reply_markup(m, false).map_err(ApiError::bad_request)?;
     }
+    let paid = params::boolean(params, "allow_paid_broadcast");
     let mut message = StoredMessage {
         from_bot: true,
+        method,
         reply_markup: markup,
         date: unix_now(),
+        paid,
         ..StoredMessage::default()
     };
     match method {
         "sendMessage" => {
-            message.text = Some(validate::text(params).map_err(ApiError::bad_request)?)
+            message.text = Some(validate::text(params).map_err(ApiError::bad_request)?);
+            message.parse_mode = params::string(params, "parse_mode");
+            message.entities = params.get("entities").cloned();
         }
-        "sendPhoto" | "sendVideo" => {
-            let field = if method == "sendPhoto" {
-                "photo"
-            } else {
-                "video"
-            };
-            let Some(file) = params::string(params, field).filter(|f| !f.is_empty()) else {
-                return Err(ApiError::bad_request(format!(
-                    "Bad Request: there is no {field} in the request"
-                )));
-            };
-            message.caption = validate::caption(params).map_err(ApiError::bad_request)?;
-            message.media = Some((field.to_owned(), media_json(field, &file)));
-        }
-        _ => copy_source(inner, params, &mut message)?,
+        "copyMessage" => copy_source(inner, params, &mut message)?,
+        _ => media_source(inner, method, params, &mut message)?,
     }
     check_reachable(inner, chat_id)?;
     if state.opts.enforce_limits {
-        let paid = params::boolean(params, "allow_paid_broadcast");
         inner
             .limiter
-            .acquire(token, chat_id, paid, Instant::now())
-            .map_err(|retry_after| ApiError {
-                code: 429,
-                description: format!("Too Many Requests: retry after {retry_after}"),
-                retry_after: Some(retry_after),
-            })?;
+            .acquire(token, chat_id, paid, now.instant)
+            .map_err(ApiError::too_many_requests)?;
     }
     let chat = inner.chat(chat_id);
     let message_id = chat.next_message_id();
-    let first_name = chat.first_name.clone();
-    chat.messages.insert(message_id, message.clone());
-    if method == "copyMessage" {
-        return ok(json!({"message_id": message_id}));
-    }
-    ok(message_json(
-        token,
-        chat_id,
-        first_name.as_deref(),
-        message_id,
-        &message,
-    ))
+    let reply = if method == "copyMessage" {
+        json!({"message_id": message_id})
+    } else {
+        message_json(
+            token,
+            chat_id,
+            chat.first_name.as_deref(),
+            message_id,
+            &message,
+        )
+    };
+    chat.messages.insert(message_id, message);
+    ok(reply)
 }
 
-/// copyMessage: the copy keeps the source content unless a new caption/markup is given.
+/// sendPhoto/sendVideo/sendDocument/sendAnimation by file_id or URL, with an optional caption.
+fn media_source(
+    inner: &mut Inner,
+    method: &str,
+    params: &Value,
+    message: &mut StoredMessage,
+) -> Result<(), ApiError> {
+    let kind = FileKind::for_method(method).expect("a media send method");
+    let field = kind.field();
+    let Some(reference) = params::string(params, field).filter(|f| !f.is_empty()) else {
+        return Err(ApiError::bad_request(format!(
+            "Bad Request: there is no {field} in the request"
+        )));
+    };
+    message.caption = validate::caption(params).map_err(ApiError::bad_request)?;
+    message.parse_mode = params::string(params, "parse_mode");
+    message.entities = params.get("caption_entities").cloned();
+    let json = inner.files.for_send(kind, &reference)?;
+    message.media = Some(Media { kind, json });
+    Ok(())
+}
+
+/// copyMessage: the copy shows the source's content, with a new caption or keyboard if given.
+/// The source must exist: a message a simulated user sent or one the bot sent.
 fn copy_source(
     inner: &mut Inner,
     params: &Value,
@@ -280,27 +339,30 @@ fn copy_source(
     let from_chat = params::int(params, "from_chat_id")
         .filter(|id| *id != 0)
         .ok_or_else(|| ApiError::bad_request("Bad Request: chat not found"))?;
-    let Some(source_id) = params::int(params, "message_id") else {
-        return Err(ApiError::bad_request(
-            "Bad Request: message to copy not found",
-        ));
-    };
-    // A chat the fake has never seen (a channel prepared by hand) is trusted to hold the post.
-    if let Some(chat) = inner.chats.get(&from_chat) {
-        let Some(source) = chat.messages.get(&source_id) else {
-            return Err(ApiError::bad_request(
-                "Bad Request: message to copy not found",
-            ));
-        };
-        message.text = source.text.clone();
-        message.caption = source.caption.clone();
-        message.media = source.media.clone();
-        if message.reply_markup.is_none() {
-            message.reply_markup = source.reply_markup.clone();
-        }
+    check_exists(inner, from_chat)?;
+    let not_found = || ApiError::bad_request("Bad Request: message to copy not found");
+    let source_id = params::int(params, "message_id").ok_or_else(not_found)?;
+    let source = inner
+        .chats
+        .get(&from_chat)
+        .and_then(|chat| chat.messages.get(&source_id))
+        .ok_or_else(not_found)?;
+    message.text = source.text.clone();
+    message.caption = source.caption.clone();
+    message.parse_mode = source.parse_mode.clone();
+    message.entities = source.entities.clone();
+    message.media = source.media.clone();
+    message.copied_from = Some((from_chat, source_id));
+    if message.reply_markup.is_none() {
+        message.reply_markup = source.reply_markup.clone();
     }
-    if let Some(caption) = validate::caption(params).map_err(ApiError::bad_request)? {
+    // A new caption replaces the old one on media; a text message has none to replace.
+    if message.media.is_some()
+        && let Some(caption) = validate::caption(params).map_err(ApiError::bad_request)?
+    {
         message.caption = Some(caption);
+        message.parse_mode = params::string(params, "parse_mode");
+        message.entities = params.get("caption_entities").cloned();
     }
     Ok(())
 }
@@ -380,8 +442,12 @@ pub(crate) fn message_json(
     if let Some(text) = &m.text {
         v["text"] = json!(text);
     }
-    if let Some((field, media)) = &m.media {
-        v[field.as_str()] = media.clone();
+    if let Some(media) = &m.media {
+        v[media.kind.field()] = media.json.clone();
+        // For backward compatibility Telegram also fills `document` for an animation.
+        if media.kind == FileKind::Animation {
+            v["document"] = media.json.clone();
+        }
     }
     if let Some(caption) = &m.caption {
         v["caption"] = json!(caption);
@@ -390,24 +456,4 @@ pub(crate) fn message_json(
         v["reply_markup"] = markup.clone();
     }
     v
-}
-
-/// A plausible PhotoSize list / Video for a file_id or URL the bot sent.
-fn media_json(field: &str, file: &str) -> Value {
-    let file_id = if file.contains("://") {
-        format!("sandbox-{field}-{}", hex::encode(&md5_16(file)[..8]))
-    } else {
-        file.to_owned()
-    };
-    let unique = format!("u{}", hex::encode(&md5_16(&file_id)[..6]));
-    if field == "photo" {
-        json!([{"file_id": file_id, "file_unique_id": unique, "width": 1280, "height": 720, "file_size": 102400}])
-    } else {
-        json!({"file_id": file_id, "file_unique_id": unique, "width": 1280, "height": 720, "duration": 10, "mime_type": "video/mp4"})
-    }
-}
-
-fn md5_16(s: &str) -> Vec<u8> {
-    use md5::Digest;
-    md5::Md5::digest(s.as_bytes()).to_vec()
 }

@@ -3,10 +3,15 @@
 
 mod api;
 mod control;
+mod faults;
+mod files;
+mod html;
 mod limits;
 mod methods;
 mod params;
 mod state;
+mod stats;
+mod user;
 mod validate;
 mod webhook;
 
@@ -19,7 +24,11 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::net::{self, ServerGuard};
-use state::{Blocked, State};
+pub use faults::{FaultError, FaultSpec};
+pub use files::{FileKind, Upload};
+use state::{State, Unreachable};
+pub use stats::{SendPeaks, SentMessage};
+pub use user::{ChannelPost, UserMessage, UserSent};
 
 /// Knobs of the fake. `Default` gives Telegram's documented limits on a free local port.
 #[derive(Debug, Clone)]
@@ -194,7 +203,7 @@ impl FakeTelegram {
             .collect()
     }
 
-    /// Successful sendMessage/sendPhoto/sendVideo/copyMessage/editMessageText calls to a chat.
+    /// Successful sends (text, media, copies) and edits to a chat, in order.
     pub fn messages_to(&self, chat_id: i64) -> Vec<RecordedCall> {
         self.state
             .lock()
@@ -205,8 +214,41 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// What the bot put in a chat (texts, media, copies with their source), in message order
+    /// and as the chat shows it now: a test can see which post each recipient got.
+    pub fn sent_to(&self, chat_id: i64) -> Vec<SentMessage> {
+        self.state
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map(stats::sent_messages)
+            .unwrap_or_default()
+    }
+
+    /// The most successful send calls of `token` in any sliding 1-second window, by recorded
+    /// time; paid and ordinary sends also separately. Recorded times are the limiter's, so with
+    /// the limits on these never exceed the configured budgets.
+    pub fn sends_per_second_max(&self, token: &str) -> SendPeaks {
+        stats::send_peaks(self.state.lock().calls.iter(), token)
+    }
+
+    /// How many calls were answered 429 (flood limits and injected flood waits).
+    pub fn count_429(&self) -> usize {
+        self.count_status(429)
+    }
+
+    /// How many recorded calls were answered with this HTTP status.
+    pub fn count_status(&self, status: u16) -> usize {
+        self.state
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.status == status)
+            .count()
+    }
+
     pub fn clear_calls(&self) {
-        self.state.lock().calls.clear();
+        self.state.lock().clear_calls();
     }
 
     /// Waits until a recorded call (already recorded ones included) matches `pred`.
@@ -216,13 +258,31 @@ impl FakeTelegram {
         timeout: Duration,
     ) -> Option<RecordedCall> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Only calls not yet looked at are checked, so waiting during a long broadcast costs
+        // each new call one predicate, not a scan of everything recorded so far.
+        let mut seen = (0, 0);
         loop {
             // Register interest before looking, so a call recorded in between still wakes us.
             let notified = self.state.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(found) = self.state.lock().calls.iter().find(|c| pred(c)) {
-                return Some(found.clone());
+            {
+                let inner = self.state.lock();
+                let from = if seen.0 == inner.calls_cleared {
+                    seen.1
+                } else {
+                    0
+                };
+                if let Some(found) = inner
+                    .calls
+                    .get(from..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .find(|c| pred(c))
+                {
+                    return Some(found.clone());
+                }
+                seen = (inner.calls_cleared, inner.calls.len());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return None;
@@ -232,7 +292,10 @@ impl FakeTelegram {
 
     /// Sends to this chat now fail with 403 "bot was blocked by the user".
     pub fn block_chat(&self, chat_id: i64) {
-        self.state.lock().blocked.insert(chat_id, Blocked::Blocked);
+        self.state
+            .lock()
+            .blocked
+            .insert(chat_id, Unreachable::Blocked);
     }
 
     /// Sends to this chat now fail with 403 "user is deactivated".
@@ -240,11 +303,43 @@ impl FakeTelegram {
         self.state
             .lock()
             .blocked
-            .insert(chat_id, Blocked::Deactivated);
+            .insert(chat_id, Unreachable::Deactivated);
     }
 
+    /// The chat becomes unknown to the bot: sends to it (and copies from it) fail with 400
+    /// "chat not found", as for an id that never existed.
+    pub fn vanish_chat(&self, chat_id: i64) {
+        self.state
+            .lock()
+            .blocked
+            .insert(chat_id, Unreachable::Vanished);
+    }
+
+    /// Undoes block_chat, deactivate_chat and vanish_chat.
     pub fn unblock_chat(&self, chat_id: i64) {
         self.state.lock().blocked.remove(&chat_id);
+    }
+
+    /// The next `spec.count` matching calls fail with the given 429 or 5xx instead of being
+    /// delivered (see [`FaultSpec`]). An injected 429 starts a flood wait: for `retry_after`
+    /// seconds every send call of that token is answered 429, recorded and not delivered.
+    ///
+    /// Panics on a spec that could never fire (a test bug), like an assertion.
+    pub fn inject_errors(&self, spec: FaultSpec) {
+        if let Err(err) = spec.validate() {
+            panic!("inject_errors: {err}");
+        }
+        self.state.lock().faults.inject(spec);
+    }
+
+    /// Drops the faults not yet fired and ends any flood wait now.
+    pub fn clear_faults(&self) {
+        self.state.lock().faults.clear();
+    }
+
+    /// Faults still waiting to fire, with their remaining counts.
+    pub fn pending_faults(&self) -> Vec<FaultSpec> {
+        self.state.lock().faults.pending()
     }
 
     /// The URL set by the bot with setWebhook, if any.
@@ -286,8 +381,28 @@ impl FakeTelegram {
 
     /// The user types `text` in their private chat with the bot.
     pub async fn user_sends(&self, user: &TgUser, text: &str) -> anyhow::Result<Delivery> {
-        let update = webhook::message_update(&self.state, user, text);
+        let update = user::message_update(&self.state, user, &UserMessage::text(text));
         self.deliver(update).await
+    }
+
+    /// The user sends formatted text, a photo/video/document with a caption, or a forwarded
+    /// channel post (see [`UserMessage`]). The fake keeps the message (and its file for
+    /// getFile), so the bot can copyMessage it from the user's chat.
+    pub async fn user_sends_message(
+        &self,
+        user: &TgUser,
+        message: UserMessage,
+    ) -> anyhow::Result<UserSent> {
+        let update = self.user_message_update(user, &message);
+        let message = update["message"].clone();
+        let delivery = self.deliver(update).await?;
+        Ok(UserSent { delivery, message })
+    }
+
+    /// The update [`user_sends_message`](Self::user_sends_message) would deliver, for a test to
+    /// deliver its own way; the message is stored as sent all the same.
+    pub fn user_message_update(&self, user: &TgUser, message: &UserMessage) -> Value {
+        user::message_update(&self.state, user, message)
     }
 
     /// The user presses an inline button with `data` under the bot's message `message_id`.
@@ -315,7 +430,13 @@ pub(crate) fn is_visible_message(call: &RecordedCall) -> bool {
     call.ok()
         && matches!(
             call.method.as_str(),
-            "sendMessage" | "sendPhoto" | "sendVideo" | "copyMessage" | "editMessageText"
+            "sendMessage"
+                | "sendPhoto"
+                | "sendVideo"
+                | "sendDocument"
+                | "sendAnimation"
+                | "copyMessage"
+                | "editMessageText"
         )
 }
 

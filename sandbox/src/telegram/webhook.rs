@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 
 use super::methods::{bot_user, chat_json, message_json};
-use super::state::{State, StoredMessage, unix_now};
+use super::state::{State, unix_now};
 use super::{Delivery, TgUser, api, user_json};
 
 /// Update types Telegram leaves out when `allowed_updates` is empty.
@@ -141,47 +141,6 @@ fn run_embedded_reply(state: &State, token: &str, answer: &[u8]) {
     api::execute(state, token, &method, Value::Object(params), marker);
 }
 
-pub(crate) fn message_update(state: &State, user: &TgUser, text: &str) -> Value {
-    let date = unix_now();
-    let message_id = {
-        let mut inner = state.lock();
-        let chat = inner.chat(user.id);
-        chat.first_name = Some(user.first_name.clone());
-        let id = chat.next_message_id();
-        chat.messages.insert(
-            id,
-            StoredMessage {
-                from_bot: false,
-                text: Some(text.to_owned()),
-                date,
-                ..StoredMessage::default()
-            },
-        );
-        id
-    };
-    let mut message = json!({
-        "message_id": message_id,
-        "from": user_json(user),
-        "chat": chat_json(user.id, Some(&user.first_name)),
-        "date": date,
-        "text": text,
-    });
-    if let Some(command) = leading_command(text) {
-        // Entity offsets and lengths are in UTF-16 code units, as in the Bot API.
-        let length = command.encode_utf16().count();
-        message["entities"] = json!([{"offset": 0, "length": length, "type": "bot_command"}]);
-    }
-    json!({"update_id": state.next_update_id(), "message": message})
-}
-
-fn leading_command(text: &str) -> Option<&str> {
-    if !text.starts_with('/') || text.len() < 2 {
-        return None;
-    }
-    let end = text.find(char::is_whitespace).unwrap_or(text.len());
-    Some(&text[..end])
-}
-
 pub(crate) fn callback_update(state: &State, user: &TgUser, message_id: i64, data: &str) -> Value {
     let (token, stored) = {
         let mut inner = state.lock();
@@ -239,13 +198,6 @@ pub(crate) fn blocked_update(state: &State, user: &TgUser) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_are_detected_up_to_whitespace() {
-        assert_eq!(leading_command("/start ref42"), Some("/start"));
-        assert_eq!(leading_command("hello"), None);
-        assert_eq!(leading_command("/"), None);
-    }
 
     #[test]
     fn allowed_updates_filter_like_telegram() {

@@ -32,7 +32,7 @@ fn invalid(m: impl Into<String>) -> ServiceError {
 impl BroadcastService {
     fn tz_of(&self, s: &Schedule) -> Result<schedule::Tz, ServiceError> {
         if s.timezone.is_empty() {
-            Ok(self.engine.tz().clone())
+            Ok(*self.engine.tz())
         } else {
             schedule::parse_timezone(&s.timezone).map_err(invalid)
         }

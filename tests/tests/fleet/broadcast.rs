@@ -313,6 +313,16 @@ async fn a_sigkilled_broadcast_service_resumes_and_nobody_gets_the_campaign_twic
     fleet.stop().await;
 }
 
+/// Another broadcast replica on the same database, Redis and token.
+async fn second_replica(fleet: &Fleet) -> crate::harness::Running {
+    let mut env = fleet.env.clone();
+    env.set("BROADCAST_LISTEN", "127.0.0.1:0");
+    let app = broadcast::App::build(broadcast::Config::from_env(&env).expect("config"))
+        .await
+        .expect("second replica starts");
+    crate::harness::Running::spawn(|t| app.run(t))
+}
+
 /// Unknown recipients the sandbox never saw (their send had not left yet).
 async fn unknown_not_delivered(
     fleet: &Fleet,
@@ -332,17 +342,7 @@ async fn unknown_not_delivered(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_broadcast_replicas_share_one_campaign_and_one_budget() {
     let fleet = fleet_at(60, |_| {}).await;
-    let second = broadcast::App::build(
-        broadcast::Config::from_env(&{
-            let mut env = fleet.env.clone();
-            env.set("BROADCAST_LISTEN", "127.0.0.1:0");
-            env
-        })
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    let second = crate::harness::Running::spawn(|t| second.run(t));
+    let second = second_replica(&fleet).await;
     seed_users(&fleet, 30_000, 600).await;
     let mut c = client(&fleet).await;
     let id = start(&mut c, text("Twice the workers"), everyone(), now()).await;
@@ -415,8 +415,7 @@ async fn pause_stops_sending_resume_continues_and_cancel_is_final() {
         .tg
         .calls_to("editMessageText")
         .into_iter()
-        .filter(|e| e.chat_id() == Some(ADMIN))
-        .next_back()
+        .rfind(|e| e.chat_id() == Some(ADMIN))
         .expect("progress edits");
     let t = last_edit.params["text"].as_str().unwrap();
     assert!(t.contains("cancelled"), "{t}");
@@ -528,17 +527,7 @@ async fn bad_content_is_refused_at_composition_and_nothing_is_stored() {
 async fn a_scheduled_campaign_starts_once_with_two_replicas_and_a_series_makes_one_per_occurrence()
 {
     let fleet = fleet_at(100, |_| {}).await;
-    let second = broadcast::App::build(
-        broadcast::Config::from_env(&{
-            let mut env = fleet.env.clone();
-            env.set("BROADCAST_LISTEN", "127.0.0.1:0");
-            env
-        })
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    let second = crate::harness::Running::spawn(|t| second.run(t));
+    let second = second_replica(&fleet).await;
     seed_users(&fleet, 60_000, 20).await;
     let mut c = client(&fleet).await;
     let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);

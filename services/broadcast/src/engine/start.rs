@@ -47,16 +47,27 @@ pub(super) async fn due(inner: &Inner) -> Result<(), ServiceError> {
     Ok(())
 }
 
-async fn start_one_scheduled(db: &PgPool) -> Result<Option<Campaign>, ServiceError> {
-    let mut tx = db.begin().await?;
-    let due: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+/// The earliest due campaign in `status`, row-locked; one another replica
+/// holds is skipped, not waited for.
+async fn lock_due(
+    tx: &mut Transaction<'_, Postgres>,
+    status: &str,
+) -> Result<Option<Campaign>, ServiceError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM campaigns
-         WHERE status = 'scheduled' AND run_at <= now()
+         WHERE status = $1 AND run_at <= now()
          ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
     )))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(c) = due else { return Ok(None) };
+    .bind(status)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+async fn start_one_scheduled(db: &PgPool) -> Result<Option<Campaign>, ServiceError> {
+    let mut tx = db.begin().await?;
+    let Some(c) = lock_due(&mut tx, "scheduled").await? else {
+        return Ok(None);
+    };
     let started = materialise_and_run(&mut tx, &c).await?;
     tx.commit().await?;
     Ok(Some(started))
@@ -68,14 +79,9 @@ async fn start_one_scheduled(db: &PgPool) -> Result<Option<Campaign>, ServiceErr
 /// than a burst of stale copies.
 async fn start_one_occurrence(inner: &Inner) -> Result<Option<Campaign>, ServiceError> {
     let mut tx = inner.db.begin().await?;
-    let due: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM campaigns
-         WHERE status = 'recurring' AND run_at <= now()
-         ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-    )))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(series) = due else { return Ok(None) };
+    let Some(series) = lock_due(&mut tx, "recurring").await? else {
+        return Ok(None);
+    };
     let occurrence_at = series.run_at.unwrap_or_else(OffsetDateTime::now_utc);
     let next = next_occurrence(inner, &series, OffsetDateTime::now_utc());
     sqlx::query("UPDATE campaigns SET run_at = $2, updated_at = now() WHERE id = $1")
@@ -119,9 +125,9 @@ fn next_occurrence(
 ) -> Option<OffsetDateTime> {
     let s = &series.schedule.0;
     let tz = if s.timezone.is_empty() {
-        inner.tz.clone()
+        inner.tz
     } else {
-        schedule::parse_timezone(&s.timezone).unwrap_or_else(|_| inner.tz.clone())
+        schedule::parse_timezone(&s.timezone).unwrap_or(inner.tz)
     };
     match schedule::parse_recurring(&s.cron, &tz) {
         Ok(r) => r.next_after(after),

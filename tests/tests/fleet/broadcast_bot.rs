@@ -6,7 +6,7 @@ use crate::broadcast::{
     client, everyone, fleet_at, get, now, seed_users, start, text, wait_status,
 };
 use crate::harness::{ADMIN, Fleet, button_data, message_id, user};
-use sandbox::telegram::{RecordedCall, TgUser};
+use sandbox::telegram::{RecordedCall, TgUser, UserMessage};
 use std::time::Duration;
 
 const UNKNOWN: &str = "I didn't understand that.";
@@ -81,6 +81,59 @@ async fn presses(
         .expect("webhook set");
     assert!(d.delivered, "{data}: {:?}", d.attempts);
     reply_after(fleet, u.id, before, needle).await
+}
+
+/// The admin sends a formatted message, a file or a forward; returns the reply containing `needle`.
+async fn sends(
+    fleet: &Fleet,
+    u: &TgUser,
+    m: UserMessage,
+    needle: &str,
+) -> (i64, Option<String>, RecordedCall) {
+    let before = fleet.replies_to(u.id).len();
+    let sent = fleet
+        .tg
+        .user_sends_message(u, m)
+        .await
+        .expect("webhook set");
+    assert!(sent.delivery.delivered, "{:?}", sent.delivery.attempts);
+    let reply = reply_after(fleet, u.id, before, needle).await;
+    (sent.message_id(), sent.file_id(), reply)
+}
+
+/// From the buttons step on, with no buttons, no unsubscribe button, the
+/// audience given, sent now and confirmed; returns the campaign id once it is done.
+async fn finish_dialog(
+    fleet: &Fleet,
+    admin: &TgUser,
+    buttons_question: &RecordedCall,
+    audience: &str,
+) -> String {
+    let q = presses(
+        fleet,
+        admin,
+        buttons_question,
+        "bcd:skip",
+        "«Unsubscribe» button",
+    )
+    .await;
+    let q = presses(fleet, admin, &q, "bcd:unsub:no", "Step 3 of 5").await;
+    let q = presses(fleet, admin, &q, audience, "Step 4 of 5").await;
+    let summary = presses(fleet, admin, &q, "bcd:when:now", "Step 5 of 5").await;
+    let confirm = button_data(&summary)
+        .into_iter()
+        .find(|d| d.starts_with("bcd:ok:"))
+        .expect("a confirm button");
+    presses(fleet, admin, &summary, &confirm, "Started").await;
+    let id = confirm.trim_start_matches("bcd:ok:").to_string();
+    wait_status(
+        &mut client(fleet).await,
+        &id,
+        "done",
+        Duration::from_secs(30),
+    )
+    .await;
+    id
 }
 
 /// The `message_id` an edit was sent for.
@@ -603,5 +656,145 @@ async fn progress_buttons_pause_resume_and_cancel_for_admins_only() {
     let answer = press_answer(&fleet, &admin, on, ghost).await;
     assert!(answer.to_lowercase().contains("campaign"), "{answer}");
     assert_eq!(get(&mut c, &id).await.status, "cancelled");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_uploaded_id_list_selects_exactly_those_users() {
+    let fleet = fleet_at(30, |_| {}).await;
+    for id in 7301..=7305 {
+        fleet.say(&user(id), "/start").await;
+    }
+    fleet.say(&user(7304), "/unsubscribe").await;
+    let admin = TgUser::new(ADMIN, "Root");
+    fleet.say(&admin, "/start").await;
+    says(&fleet, &admin, "/broadcast", "step 1 of 5").await;
+    let q = says(&fleet, &admin, "Only for the list", "Step 2 of 5").await;
+    let q = presses(&fleet, &admin, &q, "bcd:skip", "«Unsubscribe» button").await;
+    let q = presses(&fleet, &admin, &q, "bcd:unsub:no", "Step 3 of 5").await;
+    presses(&fleet, &admin, &q, "bcd:aud:list", ".txt or .csv").await;
+
+    // Text instead of a file, a file of the wrong kind, a list with garbage: each refused, the step kept.
+    says(&fleet, &admin, "7301", "I need a file").await;
+    sends(&fleet, &admin, UserMessage::photo(), "I need a file").await;
+    sends(
+        &fleet,
+        &admin,
+        UserMessage::document("ids.xlsx", &b"7301"[..]),
+        "Only .txt or .csv",
+    )
+    .await;
+    let (_, _, refused) = sends(
+        &fleet,
+        &admin,
+        UserMessage::document("ids.csv", &b"user_id\n7301\nBob;7302\n7303\n"[..]),
+        "was refused",
+    )
+    .await;
+    assert!(
+        text_of(&refused).contains("3: «Bob;7302»"),
+        "{}",
+        text_of(&refused)
+    );
+
+    // A header, duplicates, an unsubscribed user and an unknown id.
+    let list = "user_id\r\n7301\r\n7303, 7303\r\n7304\r\n999999\r\n";
+    let (_, _, counted) = sends(
+        &fleet,
+        &admin,
+        UserMessage::document("ids.csv", list.as_bytes().to_vec()),
+        "Step 4 of 5",
+    )
+    .await;
+    let t = text_of(&counted);
+    assert!(
+        t.contains("Recipients: <b>2</b>") && t.contains("2 id(s) of the list are left out"),
+        "{t}"
+    );
+    let summary = presses(&fleet, &admin, &counted, "bcd:when:now", "Step 5 of 5").await;
+    assert!(
+        text_of(&summary).contains("uploaded list (4 ids)"),
+        "{}",
+        text_of(&summary)
+    );
+    let confirm = button_data(&summary)
+        .into_iter()
+        .find(|d| d.starts_with("bcd:ok:"))
+        .unwrap();
+    presses(&fleet, &admin, &summary, &confirm, "Started").await;
+    let id = confirm.trim_start_matches("bcd:ok:").to_string();
+    let done = wait_status(
+        &mut client(&fleet).await,
+        &id,
+        "done",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(done.progress.unwrap().recipients, 2);
+    for id in 7301..=7305 {
+        let got = fleet
+            .texts_to(id)
+            .iter()
+            .filter(|t| t.as_str() == "Only for the list")
+            .count();
+        let expected = usize::from(id == 7301 || id == 7303);
+        assert_eq!(got, expected, "user {id}");
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_photo_with_a_formatted_caption_and_a_forwarded_post_arrive_as_composed() {
+    let fleet = fleet_at(30, |_| {}).await;
+    let subscriber = TgUser::new(7401, "Ann");
+    fleet.say(&subscriber, "/start").await;
+    let admin = TgUser::new(ADMIN, "Root");
+    fleet.say(&admin, "/start").await;
+    fleet.say(&admin, "/unsubscribe").await;
+
+    // A photo whose caption was formatted in the client; the emoji shifts
+    // every offset by two UTF-16 units.
+    says(&fleet, &admin, "/broadcast", "step 1 of 5").await;
+    let photo = UserMessage::photo()
+        .caption("🎉 Big sale for {first_name} in our shop & more")
+        .bold("Big sale")
+        .link("our shop", "https://shop.example/?a=1&b=2");
+    let (_, file_id, q) = sends(&fleet, &admin, photo, "Step 2 of 5").await;
+    finish_dialog(&fleet, &admin, &q, "bcd:aud:all").await;
+    let photos: Vec<RecordedCall> = fleet
+        .replies_to(subscriber.id)
+        .into_iter()
+        .filter(|c| c.method == "sendPhoto")
+        .collect();
+    assert_eq!(photos.len(), 1, "{:#?}", fleet.texts_to(subscriber.id));
+    assert_eq!(photos[0].params["photo"].as_str(), file_id.as_deref());
+    assert_eq!(
+        photos[0].params["caption"],
+        "🎉 <b>Big sale</b> for Ann in <a href=\"https://shop.example/?a=1&amp;b=2\">our shop</a> &amp; more"
+    );
+    assert_eq!(photos[0].params["parse_mode"], "HTML");
+
+    // A forwarded channel post is copied from the admin's chat, untouched.
+    says(&fleet, &admin, "/broadcast", "step 1 of 5").await;
+    let post = UserMessage::text("Channel news: we opened a shop")
+        .bold("Channel news")
+        .forwarded_from_channel(-100_777, "Our channel", 42);
+    let (forwarded_id, _, q) = sends(&fleet, &admin, post, "Step 2 of 5").await;
+    finish_dialog(&fleet, &admin, &q, "bcd:aud:all").await;
+    let copies: Vec<RecordedCall> = fleet
+        .replies_to(subscriber.id)
+        .into_iter()
+        .filter(|c| c.method == "copyMessage")
+        .collect();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].params["from_chat_id"].as_i64(), Some(ADMIN));
+    assert_eq!(copies[0].params["message_id"].as_i64(), Some(forwarded_id));
+    let shown = fleet.tg.sent_to(subscriber.id);
+    let copy = shown
+        .iter()
+        .find(|m| m.method == "copyMessage")
+        .expect("the copy in the chat");
+    assert_eq!(copy.text.as_deref(), Some("Channel news: we opened a shop"));
+    assert_eq!(copy.copied_from, Some((ADMIN, forwarded_id)));
     fleet.stop().await;
 }

@@ -27,6 +27,7 @@ impl App {
         let cache = cache::Cache::connect(&config.redis).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let payments = runtime::grpc::channel(&config.payments_url, config.payments_timeout)?;
+        let broadcast = runtime::grpc::channel(&config.broadcast_url, config.broadcast_timeout)?;
         let dispatcher = Dispatcher {
             db: db.clone(),
             // Replies share the token's send budget with broadcasts; they
@@ -35,6 +36,8 @@ impl App {
                 .paced(telegram::SendBudget::new(cache.clone(), &config.telegram)),
             cache: cache.clone(),
             payments: proto::payments::payments_client::PaymentsClient::new(payments),
+            broadcast: proto::broadcast::broadcast_client::BroadcastClient::new(broadcast),
+            admins: config.common.admin_ids.clone().into(),
             rate_limit: config.rate_limit,
         };
         Ok(App {

@@ -11,6 +11,9 @@ pub struct Config {
     /// `PAYMENTS_GRPC_URL`: where orders, balances and history live.
     pub payments_url: String,
     pub payments_timeout: Duration,
+    /// `BROADCAST_GRPC_URL`: the broadcast service (campaigns, stats).
+    pub broadcast_url: String,
+    pub broadcast_timeout: Duration,
     /// `RATE_LIMIT_REQUESTS_PER_MINUTE` / `RATE_LIMIT_BURST`: per user, shared
     /// by all bot replicas through Redis.
     pub rate_limit: cache::RateLimit,
@@ -21,14 +24,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let payments_url = env.string_or("PAYMENTS_GRPC_URL", "http://payments:50052");
-        if !(payments_url.starts_with("http://") || payments_url.starts_with("https://")) {
-            return Err(ConfigError::malformed(
-                "PAYMENTS_GRPC_URL",
-                &payments_url,
-                "expected http://host:port",
-            ));
-        }
+        let payments_url = grpc_url(env, "PAYMENTS_GRPC_URL", "http://payments:50052")?;
+        let broadcast_url = grpc_url(env, "BROADCAST_GRPC_URL", "http://broadcast:50053")?;
         let per_minute: u32 = env.parse_or("RATE_LIMIT_REQUESTS_PER_MINUTE", 60)?;
         let burst: u32 = env.parse_or("RATE_LIMIT_BURST", 10)?;
         if per_minute == 0 || burst == 0 {
@@ -42,15 +39,49 @@ impl Config {
         // Longer than one Heleket call (payments bounds that), shorter than
         // the gateway's budget: checked by Deadlines.
         let payments_timeout = common.deadlines.payments_call;
+        // The same bound for broadcast calls: each is one query or one small
+        // write, and it must end before the gateway's budget for the update.
+        let broadcast_timeout = common.deadlines.payments_call;
         Ok(Config {
             common,
             listen: listen_addr(env, "BOT_LISTEN", "0.0.0.0:50051")?,
             payments_url,
             payments_timeout,
+            broadcast_url,
+            broadcast_timeout,
             rate_limit: cache::RateLimit { per_minute, burst },
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,
             telegram: telegram::TelegramConfig::from_env(env)?,
         })
+    }
+}
+
+fn grpc_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
+    let v = env.string_or(name, default);
+    if !(v.starts_with("http://") || v.starts_with("https://")) {
+        return Err(ConfigError::malformed(
+            name,
+            &v,
+            "expected http://host:port",
+        ));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_urls_default_to_compose_names_and_must_be_http() {
+        let env = Env::from_pairs([("X", "1")]);
+        assert_eq!(
+            grpc_url(&env, "BROADCAST_GRPC_URL", "http://broadcast:50053").unwrap(),
+            "http://broadcast:50053"
+        );
+        let bad = Env::from_pairs([("BROADCAST_GRPC_URL", "broadcast:50053")]);
+        let err = grpc_url(&bad, "BROADCAST_GRPC_URL", "http://broadcast:50053").unwrap_err();
+        assert!(err.to_string().contains("BROADCAST_GRPC_URL"), "{err}");
     }
 }

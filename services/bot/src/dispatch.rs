@@ -1,12 +1,15 @@
 //! Turns one Telegram update into the bot's reaction.
 
+use crate::broadcast;
 use crate::purchase::{DIALOG_SCOPE, Dialog};
 use crate::texts::{self, Lang, cb};
 use crate::users;
+use proto::broadcast::broadcast_client::BroadcastClient;
 use proto::payments::payments_client::PaymentsClient;
 use runtime::ServiceError;
 use runtime::grpc::TracedChannel;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use telegram::{
     Bot, CallbackQuery, ChatMemberUpdated, Message, SendOptions, TgError, Update, User,
@@ -22,10 +25,17 @@ pub struct Dispatcher {
     pub tg: Bot,
     pub cache: cache::Cache,
     pub payments: PaymentsClient<TracedChannel>,
+    pub broadcast: BroadcastClient<TracedChannel>,
+    /// `ADMIN_IDS`: who may broadcast and see `/stats` and `/campaigns`.
+    pub admins: Arc<[i64]>,
     pub rate_limit: cache::RateLimit,
 }
 
 impl Dispatcher {
+    pub fn is_admin(&self, user_id: i64) -> bool {
+        self.admins.contains(&user_id)
+    }
+
     /// Returns whether the update carried anything the bot acts on.
     pub async fn handle(&self, update: &Update) -> Result<bool, ServiceError> {
         if let Some(c) = &update.my_chat_member {
@@ -81,21 +91,34 @@ impl Dispatcher {
         let text = m.text.as_deref().unwrap_or("");
         let chat = m.chat.id;
         let cmd = command(text);
+        let admin = self.is_admin(from.id);
+        let mut left_broadcast = false;
         if cmd.is_some() {
             // Any command leaves a half-finished dialog.
             self.cache.session_clear(DIALOG_SCOPE, from.id).await?;
+            if admin {
+                left_broadcast = self.leave_broadcast(from.id).await?;
+            }
         }
         match cmd {
             Some("start") => {
-                users::register(&self.db, from).await?;
+                let subscribed = users::register(&self.db, from).await?;
                 let opts = SendOptions::html().with_keyboard(texts::main_menu(lang));
                 return self
-                    .send(chat, &texts::welcome(lang, &from.first_name), &opts)
+                    .send(
+                        chat,
+                        &texts::welcome(lang, &from.first_name, subscribed),
+                        &opts,
+                    )
                     .await;
             }
             Some(_) | None => users::touch(&self.db, from.id).await?,
         }
         match cmd {
+            Some("help") if admin => {
+                let text = format!("{}{}", texts::help(lang), texts::admin_help(lang));
+                self.send(chat, &text, &SendOptions::html()).await
+            }
             Some("help") => {
                 self.send(chat, texts::help(lang), &SendOptions::html())
                     .await
@@ -103,34 +126,91 @@ impl Dispatcher {
             Some("buy") => self.show_packs(chat, lang).await,
             Some("balance") => self.show_balance(chat, from.id, lang).await,
             Some("history") => self.show_history(chat, from.id, lang).await,
+            Some("subscribe") => self.set_subscription(chat, from, true, lang).await,
+            Some("unsubscribe") => self.set_subscription(chat, from, false, lang).await,
+            Some("broadcast") if admin => self.start_broadcast(chat, from.id, lang).await,
+            Some("stats") if admin => self.show_stats(chat, lang).await,
+            Some("campaigns") if admin => self.show_campaigns(chat, lang).await,
+            Some("cancel") if left_broadcast => {
+                let text = broadcast::texts::dialog_cancelled(lang);
+                self.show_menu(chat, lang, text).await
+            }
             Some("cancel") => self.show_menu(chat, lang, texts::cancelled(lang)).await,
             Some(_) => {
                 self.send(chat, texts::unknown(lang), &SendOptions::default())
                     .await
             }
-            None => match self
-                .cache
-                .session_get::<Dialog>(DIALOG_SCOPE, from.id)
-                .await?
-            {
-                Some(Dialog::CustomAmount) => {
-                    self.on_custom_amount(chat, from.id, text, lang).await
+            None => {
+                if admin
+                    && let Some(compose) = self
+                        .cache
+                        .session_get::<broadcast::state::Compose>(broadcast::SCOPE, from.id)
+                        .await?
+                {
+                    return self.on_broadcast_message(m, from.id, lang, compose).await;
                 }
-                None => {
-                    self.send(chat, texts::unknown(lang), &SendOptions::default())
-                        .await
+                match self
+                    .cache
+                    .session_get::<Dialog>(DIALOG_SCOPE, from.id)
+                    .await?
+                {
+                    Some(Dialog::CustomAmount) => {
+                        self.on_custom_amount(chat, from.id, text, lang).await
+                    }
+                    None => {
+                        self.send(chat, texts::unknown(lang), &SendOptions::default())
+                            .await
+                    }
                 }
-            },
+            }
         }
+    }
+
+    /// `/subscribe`, `/unsubscribe`: news broadcasts on or off.
+    async fn set_subscription(
+        &self,
+        chat: i64,
+        from: &User,
+        subscribed: bool,
+        lang: Lang,
+    ) -> Result<(), ServiceError> {
+        users::set_subscribed(&self.db, from, subscribed).await?;
+        tracing::info!(user = from.id, subscribed, "news subscription changed");
+        self.send(
+            chat,
+            texts::subscription(lang, subscribed),
+            &SendOptions::default(),
+        )
+        .await
     }
 
     async fn on_callback(&self, q: &CallbackQuery) -> Result<(), ServiceError> {
         let lang = Lang::from_code(q.from.language_code.as_deref());
         let chat = q.message.as_ref().map(|m| m.chat.id).unwrap_or(q.from.id);
         let user = q.from.id;
-        // Answer first: the client shows a spinner until we do.
-        self.answer(&q.id).await;
         let data = q.data.as_deref().unwrap_or("");
+        // These answer with a text of their own.
+        if data == cb::UNSUB {
+            users::set_subscribed(&self.db, &q.from, false).await?;
+            tracing::info!(user, "unsubscribed with the button");
+            self.answer(&q.id, Some(texts::unsubscribed_answer(lang)))
+                .await;
+            return self
+                .send(
+                    chat,
+                    texts::subscription(lang, false),
+                    &SendOptions::default(),
+                )
+                .await;
+        }
+        if let Some(rest) = data.strip_prefix(broadcast::texts::cb::PROGRESS_PREFIX) {
+            return self.on_progress_button(q, rest, lang).await;
+        }
+        if data.starts_with(broadcast::texts::cb::DIALOG_PREFIX) {
+            return self.on_broadcast_button(q, data, lang).await;
+        }
+        // Answer first: the client shows a spinner until we do.
+        self.answer(&q.id, None).await;
         match data {
             cb::HELP => {
                 self.send(chat, texts::help(lang), &SendOptions::html())
@@ -178,9 +258,10 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn answer(&self, query_id: &str) {
+    /// Answers a button press (with a short notice when `text` is given).
+    pub(crate) async fn answer(&self, query_id: &str, text: Option<&str>) {
         // A late or failed answer only leaves a spinner; never fail the update for it.
-        if let Err(e) = self.tg.answer_callback_query(query_id, None).await {
+        if let Err(e) = self.tg.answer_callback_query(query_id, text).await {
             tracing::warn!(error = %e, "answerCallbackQuery failed");
         }
     }

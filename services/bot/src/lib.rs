@@ -4,6 +4,7 @@
 //! status makes the gateway answer Telegram with 5xx so the update is redelivered.
 
 mod app;
+pub mod broadcast;
 pub mod config;
 mod dispatch;
 mod purchase;

@@ -31,21 +31,58 @@ pub mod cb {
     pub const BUY_PREFIX: &str = "buy:";
     /// `chk:<order id>` checks an order's payment.
     pub const CHECK_PREFIX: &str = "chk:";
+    /// The unsubscribe button the broadcast service puts under campaign messages.
+    pub const UNSUB: &str = "unsub";
 }
 
-pub fn welcome(lang: Lang, first_name: &str) -> String {
+pub fn welcome(lang: Lang, first_name: &str, subscribed: bool) -> String {
     let name = html_escape(first_name);
+    let news = match (lang, subscribed) {
+        (Lang::En, true) => "You are subscribed to our news; /unsubscribe stops them at any time.",
+        (Lang::En, false) => "You are not subscribed to our news; /subscribe if you want them.",
+        (Lang::Ru, true) => {
+            "Вы подписаны на наши новости; /unsubscribe — отписаться в любой момент."
+        }
+        (Lang::Ru, false) => "Вы не подписаны на наши новости; /subscribe — подписаться.",
+    };
     match lang {
         Lang::En => format!(
             "👋 Hi, {name}!\n\nThis bot sells <b>Telegram Stars</b> for crypto via Heleket.\n\
-             Pick a pack below, pay with the link, and the stars are credited as soon as the payment is confirmed.\n\n\
-             You are subscribed to our news; you can unsubscribe at any time."
+             Pick a pack below, pay with the link, and the stars are credited as soon as the payment is confirmed.\n\n{news}"
         ),
         Lang::Ru => format!(
             "👋 Привет, {name}!\n\nЭтот бот продаёт <b>Telegram Stars</b> за криптовалюту через Heleket.\n\
-             Выберите пакет ниже, оплатите по ссылке, и звёзды будут зачислены, как только платёж подтвердится.\n\n\
-             Вы подписаны на наши новости; отписаться можно в любой момент."
+             Выберите пакет ниже, оплатите по ссылке, и звёзды будут зачислены, как только платёж подтвердится.\n\n{news}"
         ),
+    }
+}
+
+pub fn subscription(lang: Lang, subscribed: bool) -> &'static str {
+    match (lang, subscribed) {
+        (Lang::En, true) => "🔔 You are subscribed to our news. /unsubscribe stops them.",
+        (Lang::En, false) => "🔕 You are unsubscribed from our news. /subscribe brings them back.",
+        (Lang::Ru, true) => "🔔 Вы подписаны на наши новости. /unsubscribe — отписаться.",
+        (Lang::Ru, false) => "🔕 Вы отписались от наших новостей. /subscribe — подписаться снова.",
+    }
+}
+
+/// The short answer to the unsubscribe button under a campaign message.
+pub fn unsubscribed_answer(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "🔕 Unsubscribed from news",
+        Lang::Ru => "🔕 Вы отписались от новостей",
+    }
+}
+
+/// The admin commands, added to /help for admins.
+pub fn admin_help(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => {
+            "\n\n🛠 <b>Admin</b>\n/broadcast — compose a broadcast\n/campaigns — recent and scheduled campaigns\n/stats — subscribers, buyers, revenue"
+        }
+        Lang::Ru => {
+            "\n\n🛠 <b>Администратор</b>\n/broadcast — новая рассылка\n/campaigns — последние и запланированные рассылки\n/stats — подписчики, покупатели, выручка"
+        }
     }
 }
 
@@ -54,14 +91,14 @@ pub fn help(lang: Lang) -> &'static str {
         Lang::En => {
             "ℹ️ <b>How it works</b>\n\n\
             /start — main menu\n/buy — buy stars\n/balance — your stars\n/history — your recent orders\n\
-            /cancel — leave the current step\n/help — this message\n\n\
+            /subscribe, /unsubscribe — news on or off\n/cancel — leave the current step\n/help — this message\n\n\
             Choose a pack, pay with crypto through Heleket, and your stars are credited automatically once \
             the payment is confirmed. Questions? Just write here."
         }
         Lang::Ru => {
             "ℹ️ <b>Как это работает</b>\n\n\
             /start — главное меню\n/buy — купить звёзды\n/balance — ваши звёзды\n/history — последние заказы\n\
-            /cancel — отменить текущий шаг\n/help — эта справка\n\n\
+            /subscribe, /unsubscribe — включить или выключить новости\n/cancel — отменить текущий шаг\n/help — эта справка\n\n\
             Выберите пакет, оплатите криптовалютой через Heleket, и звёзды зачислятся автоматически после \
             подтверждения платежа. Вопросы? Просто напишите сюда."
         }
@@ -399,7 +436,7 @@ mod tests {
 
     #[test]
     fn names_cannot_inject_markup() {
-        assert!(welcome(Lang::En, "<b>x</b>&").contains("&lt;b&gt;x&lt;/b&gt;&amp;"));
+        assert!(welcome(Lang::En, "<b>x</b>&", true).contains("&lt;b&gt;x&lt;/b&gt;&amp;"));
     }
 
     #[test]

@@ -3,10 +3,12 @@
 use sqlx::PgPool;
 use telegram::User;
 
-/// Registers the user or refreshes their profile; `/start` also (re)subscribes
-/// them to news and marks them reachable, since they are talking to us.
-pub async fn register(db: &PgPool, u: &User) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Registers the user or refreshes their profile and marks them reachable,
+/// since they are talking to us. A user seen for the first time is
+/// subscribed to news; someone who unsubscribed stays unsubscribed until
+/// `/subscribe`. Returns whether the user is subscribed.
+pub async fn register(db: &PgPool, u: &User) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO users (id, first_name, last_name, username, language_code)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET
@@ -14,10 +16,30 @@ pub async fn register(db: &PgPool, u: &User) -> Result<(), sqlx::Error> {
             last_name = EXCLUDED.last_name,
             username = EXCLUDED.username,
             language_code = EXCLUDED.language_code,
-            subscribed = TRUE,
             reachable = TRUE,
             unreachable_reason = NULL,
             unreachable_at = NULL,
+            updated_at = now(),
+            last_seen_at = now()
+         RETURNING subscribed",
+    )
+    .bind(u.id)
+    .bind(&u.first_name)
+    .bind(&u.last_name)
+    .bind(&u.username)
+    .bind(&u.language_code)
+    .fetch_one(db)
+    .await
+}
+
+/// `/subscribe`, `/unsubscribe` or the unsubscribe button under a campaign
+/// message. A user we have not met yet is registered with that choice.
+pub async fn set_subscribed(db: &PgPool, u: &User, subscribed: bool) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, first_name, last_name, username, language_code, subscribed)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET
+            subscribed = EXCLUDED.subscribed,
             updated_at = now(),
             last_seen_at = now()",
     )
@@ -26,6 +48,7 @@ pub async fn register(db: &PgPool, u: &User) -> Result<(), sqlx::Error> {
     .bind(&u.last_name)
     .bind(&u.username)
     .bind(&u.language_code)
+    .bind(subscribed)
     .execute(db)
     .await?;
     Ok(())

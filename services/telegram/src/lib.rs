@@ -4,8 +4,10 @@
 
 mod client;
 mod error;
+mod files;
 pub mod types;
 
 pub use client::{Bot, SendBudget, SendOptions, TelegramConfig};
 pub use error::TgError;
+pub use files::DownloadError;
 pub use types::*;

@@ -5,6 +5,7 @@ mod hardening;
 mod harness;
 
 mod broadcast;
+mod broadcast_bot;
 mod compose;
 mod config;
 mod health;

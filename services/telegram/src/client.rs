@@ -208,7 +208,6 @@ pub struct Bot {
     /// `{api_base}/bot{token}`: methods are posted to `{method_base}/{method}`.
     pub(crate) method_base: String,
     /// `{api_base}/file/bot{token}`: files from getFile are fetched from `{file_base}/{file_path}`.
-    #[allow(dead_code)] // read by files.rs (getFile downloads), landing with the admin dialog
     pub(crate) file_base: String,
 }
 

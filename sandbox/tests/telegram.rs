@@ -1316,13 +1316,12 @@ async fn peak_rate_and_429_counts_follow_the_limiter() {
     assert_eq!(messages[0]["paid"], true);
 }
 
-/// A rough throughput figure, not a pass/fail timing check: `cargo test -p sandbox --test
-/// telegram send_rate -- --ignored --nocapture` prints sends per second with the limits off.
-/// The client writes raw HTTP/1.1 on keep-alive connections so that the figure is mostly the
-/// fake's own cost, not a debug-built HTTP client's.
+/// With the limits off (benchmarks), many keep-alive connections sending at once are all
+/// answered 200 and every send is recorded. It also prints a rough sends/s figure (`--nocapture`);
+/// the benchmark harness, not this test, is where speed is judged. The client writes raw HTTP/1.1
+/// so the figure is mostly the fake's own cost, not a debug-built HTTP client's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; run by hand"]
-async fn send_rate_with_limits_off() {
+async fn with_limits_off_concurrent_sends_are_all_answered_and_recorded() {
     let tg = FakeTelegram::start(TelegramOptions {
         enforce_limits: false,
         ..TelegramOptions::default()
@@ -1330,7 +1329,7 @@ async fn send_rate_with_limits_off() {
     .await
     .unwrap();
     let addr = tg.base_url().trim_start_matches("http://").to_owned();
-    let (connections, per_connection) = (16, 2000);
+    let (connections, per_connection) = (16, 250);
     let started = std::time::Instant::now();
     let tasks: Vec<_> = (0..connections)
         .map(|c| {

@@ -99,6 +99,10 @@ impl Slots {
 /// (29.76/s of 30, 992/s of 1000) and absorbs that much scheduling jitter.
 const WINDOW_MARGIN_US: u64 = 8_000;
 
+/// A slot used later than this must be given up and a new one reserved: the
+/// window margin absorbs smaller delays, not larger ones.
+pub const LATE_LIMIT: Duration = Duration::from_millis(4);
+
 /// The emission interval of a rate, in whole µs.
 fn interval_us(per_sec: u32) -> u64 {
     ((1_000_000 + WINDOW_MARGIN_US) / u64::from(per_sec.max(1))).max(1)

@@ -36,7 +36,7 @@ mod ratelimit;
 mod session;
 mod status;
 
-pub use budget::Slots;
+pub use budget::{LATE_LIMIT, Slots};
 pub use client::Cache;
 pub use config::{
     DEFAULT_KEY_PREFIX, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, DEFAULT_SOCKET_TIMEOUT, NodeAddr,

@@ -653,3 +653,73 @@ async fn replies_to_users_are_not_queued_behind_a_running_campaign() {
         .unwrap();
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_429_pauses_every_sender_for_retry_after_and_nobody_is_skipped() {
+    let fleet = fleet_at(50, |_| {}).await;
+    seed_users(&fleet, 80_000, 300).await;
+    let mut c = client(&fleet).await;
+    let id = start(&mut c, text("Flood"), everyone(), now()).await;
+    while get(&mut c, &id).await.progress.unwrap().sent < 50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fleet
+        .tg
+        .inject_errors(sandbox::telegram::FaultSpec::flood_wait(1, 2));
+    let done = wait_status(&mut c, &id, "done", Duration::from_secs(60)).await;
+    assert_eq!(
+        done.progress.unwrap().sent,
+        300,
+        "the refused message was retried"
+    );
+    let got = deliveries(&fleet);
+    assert_eq!(got.len(), 300);
+    assert!(got.values().all(|v| v.len() == 1));
+    let calls = fleet.tg.calls();
+    let first_429 = calls
+        .iter()
+        .find(|c| c.status == 429)
+        .expect("the sandbox said 429")
+        .at;
+    let during_pause = calls
+        .iter()
+        .filter(|c| c.ok() && c.method == "sendMessage" && c.chat_id() != Some(ADMIN))
+        .filter(|c| c.at > first_429 && c.at < first_429 + Duration::from_millis(1_990))
+        .count();
+    assert_eq!(during_pause, 0, "no send on the token during retry_after");
+    assert!(
+        fleet.tg.count_429() <= 3,
+        "senders stopped at once: {}",
+        fleet.tg.count_429()
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_errors_are_retried_and_a_vanished_chat_is_failed_with_its_reason() {
+    let fleet = fleet_at(100, |_| {}).await;
+    seed_users(&fleet, 90_000, 50).await;
+    fleet.tg.vanish_chat(90_007);
+    fleet
+        .tg
+        .inject_errors(sandbox::telegram::FaultSpec::server_error(3, 502));
+    let mut c = client(&fleet).await;
+    let id = start(&mut c, text("Retry me"), everyone(), now()).await;
+    let done = wait_status(&mut c, &id, "done", Duration::from_secs(30)).await;
+    let p = done.progress.unwrap();
+    assert_eq!(
+        (p.sent, p.failed, p.blocked, p.unknown),
+        (49, 1, 0, 0),
+        "{p:?}"
+    );
+    let reason: String = sqlx::query_scalar(
+        "SELECT error FROM campaign_recipients WHERE campaign_id = $1::uuid AND user_id = 90007",
+    )
+    .bind(&id)
+    .fetch_one(&fleet.pool)
+    .await
+    .unwrap();
+    assert!(reason.contains("chat not found"), "{reason}");
+    assert!(deliveries(&fleet).values().all(|v| v.len() == 1));
+    fleet.stop().await;
+}

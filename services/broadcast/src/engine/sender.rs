@@ -12,6 +12,7 @@
 use super::Inner;
 use crate::content::{self, Recipient};
 use crate::store::{self, Campaign};
+use cache::LATE_LIMIT;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use runtime::ServiceError;
@@ -32,10 +33,6 @@ const IN_FLIGHT_BATCHES: usize = 4;
 /// Time between reserving slots and the first of them: enough to claim the
 /// recipients from Postgres under load, so no slot is used late.
 const CLAIM_LEAD: Duration = Duration::from_millis(50);
-
-/// A slot used later than this is given up: the budget's window margin
-/// (cache::budget) absorbs smaller delays.
-const LATE_LIMIT: Duration = Duration::from_millis(4);
 
 /// One claimed recipient with what its template needs.
 #[derive(sqlx::FromRow)]
@@ -116,7 +113,6 @@ async fn send_campaign(
             .acquire_owned()
             .await
             .expect("never closed");
-        let reserved_at = Instant::now();
         let slots = match inner
             .cache
             .reserve_sends(&budget_key, per_sec, batch, CLAIM_LEAD, inner.cfg.lookahead)
@@ -130,6 +126,8 @@ async fn send_campaign(
                 continue;
             }
         };
+        // Slots are counted from the answer, so none is used early.
+        let reserved_at = Instant::now();
         if slots.count == 0 {
             pause(shutdown, slots.first_in.max(Duration::from_millis(5))).await;
             continue;

@@ -318,6 +318,10 @@ async fn an_admin_can_open_and_cancel_the_broadcast_dialog() {
         "{}",
         text_of(&left)
     );
+    // In the admin's language.
+    let ru = TgUser::new(ADMIN, "Root").with_language("ru");
+    says(&fleet, &ru, "/broadcast", "Новая рассылка").await;
+    says(&fleet, &ru, "/cancel", "Рассылка отменена").await;
     // The dialog is over: text is not content any more.
     let reply = fleet.say(&admin, "Hello everyone").await;
     assert!(text_of(&reply).starts_with(UNKNOWN), "{}", text_of(&reply));
@@ -696,6 +700,16 @@ async fn an_uploaded_id_list_selects_exactly_those_users() {
         "{}",
         text_of(&refused)
     );
+
+    // Over the size limit: refused from the size Telegram reports, before any download.
+    let big = vec![b'1'; 6 * 1024 * 1024];
+    sends(
+        &fleet,
+        &admin,
+        UserMessage::document("ids.txt", big),
+        "larger than 5 MB",
+    )
+    .await;
 
     // A header, duplicates, an unsubscribed user and an unknown id.
     let list = "user_id\r\n7301\r\n7303, 7303\r\n7304\r\n999999\r\n";

@@ -17,6 +17,7 @@ use sqlx::types::Json;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub struct BroadcastService {
@@ -58,6 +59,13 @@ impl BroadcastService {
         }
     }
 
+    /// Updates the progress message in the background: the caller (an admin
+    /// pressing a button) is answered without waiting out Telegram's limits.
+    fn show_progress(&self, c: Campaign) {
+        let progress = self.engine.progress().clone();
+        tokio::spawn(async move { progress.update_now(&c).await }.in_current_span());
+    }
+
     async fn change(
         &self,
         r: CampaignRef,
@@ -69,7 +77,7 @@ impl BroadcastService {
         let c = store::transition(self.engine.db(), id, from, to, verb).await?;
         tracing::info!(campaign = %id, actor = r.actor, to, "campaign status changed");
         self.engine.status_changed(id, to);
-        self.engine.progress().update_now(&c).await;
+        self.show_progress(c);
         Ok(Response::new(store::snapshot(self.engine.db(), id).await?))
     }
 }
@@ -225,7 +233,8 @@ impl BroadcastRpc for BroadcastService {
             .engine
             .progress()
             .bot()
-            .call(msg.method, &params)
+            // The admin's chat just got dialog replies: wait out its per-chat limit.
+            .call_patiently(msg.method, &params, Duration::from_secs(10))
             .await
             .map_err(|e| match e {
                 telegram::TgError::BadRequest { description, .. } => {
@@ -284,7 +293,7 @@ impl BroadcastRpc for BroadcastService {
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(campaign = %id, actor = r.actor, status = %started.status, "campaign confirmed");
         self.engine.wake();
-        self.engine.progress().update_now(&started).await;
+        self.show_progress(started);
         Ok(Response::new(store::snapshot(db, id).await?))
     }
 

@@ -329,9 +329,23 @@ impl Bot {
         opts: &SendOptions,
         patience: Duration,
     ) -> Result<Message, TgError> {
+        let mut params = serde_json::to_value(opts).expect("options serialize");
+        params["chat_id"] = json!(chat_id);
+        params["text"] = json!(text);
+        self.call_patiently("sendMessage", &params, patience).await
+    }
+
+    /// Any method, waiting out flood limits within `patience` like
+    /// [`Bot::send_message_patiently`].
+    pub async fn call_patiently<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &Value,
+        patience: Duration,
+    ) -> Result<T, TgError> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            match self.send_message(chat_id, text, opts).await {
+            match self.call(method, params).await {
                 Err(TgError::RetryAfter(d)) if tokio::time::Instant::now() + d <= deadline => {
                     tokio::time::sleep(d).await;
                 }

@@ -723,3 +723,37 @@ async fn server_errors_are_retried_and_a_vanished_chat_is_failed_with_its_reason
     assert!(deliveries(&fleet).values().all(|v| v.len() == 1));
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_small_campaign_still_ends_with_its_summary_in_the_admins_chat() {
+    let fleet = fleet_at(30, |_| {}).await;
+    seed_users(&fleet, 95_000, 3).await;
+    let mut c = client(&fleet).await;
+    let id = start(&mut c, text("Tiny"), everyone(), now()).await;
+    wait_status(&mut c, &id, "done", Duration::from_secs(30)).await;
+    // Start message and summary come within a second or two of each other:
+    // the admin's per-chat limit is waited out, not given up on.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = fleet.tg.calls().into_iter().rev().find(|m| {
+            m.ok()
+                && m.chat_id() == Some(ADMIN)
+                && (m.method == "editMessageText" || m.method == "sendMessage")
+        });
+        if let Some(m) = &shown
+            && m.params["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("finished"))
+        {
+            let t = m.params["text"].as_str().unwrap();
+            assert!(t.contains("Sent: 3"), "{t}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no summary: {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fleet.stop().await;
+}

@@ -18,6 +18,10 @@ use telegram::{Bot, TgError};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
+/// How long a progress edit may wait out Telegram's per-chat limit (the
+/// admin's chat also gets previews and dialog replies).
+const PATIENCE: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct Progress {
     db: PgPool,
@@ -42,10 +46,22 @@ impl Progress {
     }
 
     /// Shows the campaign's state now (at a start, pause, resume, cancel or
-    /// end). Failures are logged: the next interval tries again.
+    /// end). A live campaign's failures are logged and the next interval
+    /// tries again; the final summary has no next interval, so it is retried
+    /// here a few times.
     pub async fn update_now(&self, c: &Campaign) {
-        if let Err(e) = self.update(c).await {
-            tracing::warn!(campaign = %c.id, error = %e, "progress message not updated");
+        let tries = if c.is_terminal() { 4 } else { 1 };
+        for attempt in 1..=tries {
+            match self.update(c).await {
+                Ok(()) => return,
+                Err(e) if attempt < tries => {
+                    tracing::debug!(campaign = %c.id, error = %e, "progress summary not shown yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(attempt)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(campaign = %c.id, error = %e, "progress message not updated")
+                }
+            }
         }
     }
 
@@ -54,6 +70,11 @@ impl Progress {
             return Ok(());
         };
         if matches!(c.status.as_str(), "draft" | "recurring") {
+            return Ok(());
+        }
+        // A draft cancelled in the dialog (Edit, /cancel) never had a message
+        // and needs none.
+        if c.status == "cancelled" && c.progress_message_id.is_none() && c.started_at.is_none() {
             return Ok(());
         }
         // Re-read: the caller's copy may predate the last outcomes.
@@ -68,7 +89,11 @@ impl Progress {
                     "chat_id": chat, "message_id": message_id, "text": text,
                     "parse_mode": "HTML", "reply_markup": keyboard,
                 });
-                match self.bot.call::<Value>("editMessageText", &params).await {
+                match self
+                    .bot
+                    .call_patiently::<Value>("editMessageText", &params, PATIENCE)
+                    .await
+                {
                     Ok(_) | Err(TgError::NotModified) => Ok(()),
                     Err(e) => Err(ServiceError::Unavailable(format!("telegram: {e}"))),
                 }
@@ -98,7 +123,10 @@ impl Progress {
         let params = json!({
             "chat_id": chat, "text": text, "parse_mode": "HTML", "reply_markup": keyboard,
         });
-        let sent = self.bot.call::<Value>("sendMessage", &params).await;
+        let sent = self
+            .bot
+            .call_patiently::<Value>("sendMessage", &params, PATIENCE)
+            .await;
         let id = sent
             .as_ref()
             .ok()

@@ -225,6 +225,15 @@ if [[ $demo_rc -ne 0 ]]; then
     log "the simulated purchase did not complete (exit $demo_rc); see $LOGS/*.log" >&2
 fi
 
+if [[ $demo_rc -eq 0 ]]; then
+    log "the simulated admin (user ${ADMIN_IDS%%,*}) sends a campaign to 300 simulated subscribers:"
+    "$BIN_DIR/sandbox" simulate --telegram "$TELEGRAM_API_BASE" --user-id "${ADMIN_IDS%%,*}" \
+        --first-name Admin --broadcast 300 || demo_rc=$?
+    if [[ $demo_rc -ne 0 ]]; then
+        log "the simulated broadcast did not complete (exit $demo_rc); see $LOGS/*.log" >&2
+    fi
+fi
+
 if [[ $wait_forever -eq 0 ]]; then
     exit "$demo_rc"
 fi

@@ -10,10 +10,13 @@ usage:
       env SANDBOX_TELEGRAM_LISTEN (127.0.0.1:8091), SANDBOX_HELEKET_LISTEN (127.0.0.1:8092),
           MERCHANT_UUID, API_KEY, TELEGRAM_TOKEN (optional: only this token is accepted)
   sandbox simulate [--telegram URL] [--user-id N] [--first-name NAME] [--lang CODE]
-                   [--text TEXT | --press DATA --message-id N | --purchase STARS [--heleket URL]]
+                   [--text TEXT | --press DATA --message-id N | --purchase STARS [--heleket URL]
+                    | --broadcast SUBSCRIBERS]
                    [--timeout SECONDS]
       --purchase walks the whole purchase: /start, the pack menu, the order, payment on the
       fake Heleket (http://127.0.0.1:8092), the confirmation and /balance.
+      --broadcast has SUBSCRIBERS users start the bot, then the user (an admin, see ADMIN_IDS)
+      sends them a campaign through /broadcast and watches its progress message.
       env SANDBOX_TELEGRAM_URL / SANDBOX_HELEKET_URL can replace --telegram / --heleket";
 
 #[tokio::main]

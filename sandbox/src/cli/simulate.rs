@@ -17,6 +17,9 @@ pub struct Args {
     timeout: Duration,
     /// `--purchase STARS`: the whole purchase, paid through the fake Heleket.
     purchase: Option<i64>,
+    /// `--broadcast N`: N subscribers start the bot, then the user (an admin)
+    /// sends them a campaign through the bot's dialog and watches its progress.
+    broadcast: Option<i64>,
     heleket: String,
 }
 
@@ -33,6 +36,7 @@ impl Args {
             message_id: None,
             timeout: Duration::from_secs(15),
             purchase: None,
+            broadcast: None,
             heleket: std::env::var("SANDBOX_HELEKET_URL")
                 .unwrap_or_else(|_| "http://127.0.0.1:8092".into()),
         };
@@ -55,6 +59,7 @@ impl Args {
                 }
                 "--purchase" => parsed.purchase = Some(value()?.parse().context("--purchase")?),
                 "--heleket" => parsed.heleket = value()?,
+                "--broadcast" => parsed.broadcast = Some(value()?.parse().context("--broadcast")?),
                 "--timeout" => {
                     parsed.timeout = Duration::from_secs(value()?.parse().context("--timeout")?)
                 }
@@ -83,6 +88,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     if let Some(stars) = args.purchase {
         return purchase(&client, &args, stars).await;
+    }
+    if let Some(subscribers) = args.broadcast {
+        return broadcast(&client, &args, subscribers).await;
     }
     let action = match (&args.press, args.message_id) {
         (Some(data), Some(message_id)) => Action::Press { message_id, data },
@@ -156,6 +164,89 @@ async fn purchase(client: &reqwest::Client, args: &Args, stars: i64) -> anyhow::
     }
     show(&act(client, args, Action::Send("/balance")).await?);
     Ok(())
+}
+
+/// An admin's campaign, as a person would send it: subscribers start the bot, then the admin
+/// walks the /broadcast dialog (content, no extra buttons, an unsubscribe button, everyone,
+/// now, confirm) and watches the progress message update until the summary.
+async fn broadcast(client: &reqwest::Client, args: &Args, subscribers: i64) -> anyhow::Result<()> {
+    println!("\n👥 {subscribers} subscribers (ids 20001…) start the bot…");
+    let ids: Vec<i64> = (20_001..20_001 + subscribers).collect();
+    for chunk in ids.chunks(25) {
+        let mut sends = tokio::task::JoinSet::new();
+        for id in chunk {
+            let request = client
+                .post(format!("{}/_sandbox/users/{id}/send", args.telegram))
+                .json(&json!({"text": "/start", "first_name": format!("Fan{id}"), "language_code": "en"}));
+            sends.spawn(request.send());
+        }
+        while let Some(r) = sends.join_next().await {
+            r?.context("cannot reach the fake Telegram")?
+                .error_for_status()
+                .context("a subscriber's /start was refused")?;
+        }
+    }
+    let step = |calls: &[Value], data: &str| {
+        message_with_button(calls, |d| d.starts_with(data))
+            .with_context(|| format!("the bot showed no {data:?} button (see its reply above)"))
+    };
+    let show = |calls: &[Value]| calls.iter().for_each(print_call);
+    // The admin uses the bot like anyone (the preview fills in their own name).
+    act(client, args, Action::Send("/start")).await?;
+    let mut calls = act(client, args, Action::Send("/broadcast")).await?;
+    show(&calls);
+    calls = act(
+        client,
+        args,
+        Action::Send("Hello {first_name}! Our <b>weekend sale</b> starts now: 20% more stars."),
+    )
+    .await?;
+    show(&calls);
+    for data in [
+        "bcd:skip",
+        "bcd:unsub:yes",
+        "bcd:aud:all",
+        "bcd:when:now",
+        "bcd:ok:",
+    ] {
+        let (message_id, data) = step(&calls, data)?;
+        calls = act(
+            client,
+            args,
+            Action::Press {
+                message_id,
+                data: &data,
+            },
+        )
+        .await?;
+        show(&calls);
+    }
+    println!("\n📣 The campaign runs; its progress message updates in place:");
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(60 + u64::try_from(subscribers).unwrap_or(0) / 20);
+    let mut last = String::new();
+    loop {
+        let progress = calls_to(client, args)
+            .await?
+            .into_iter()
+            .filter(|c| c["status"] == 200)
+            .filter_map(|c| c["params"]["text"].as_str().map(str::to_owned))
+            .rfind(|t| t.starts_with('📣'));
+        if let Some(text) = progress.filter(|t| *t != last) {
+            println!(
+                "bot (progress) › {}",
+                strip_html(&text).replace('\n', "\n      ")
+            );
+            if text.contains("finished") || text.contains("завершена") {
+                return Ok(());
+            }
+            last = text;
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the campaign did not finish in time; see the broadcast service's log");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The id of the first message with a button whose data matches, and that data.

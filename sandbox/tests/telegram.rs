@@ -455,6 +455,16 @@ async fn a_vanished_chat_is_not_found() {
         api(&tg, "sendMessage", json!({"chat_id": 80, "text": "t"})).await,
         not_found
     );
+    assert_eq!(
+        api(
+            &tg,
+            "editMessageText",
+            json!({"chat_id": 80, "message_id": 1, "text": "edited"})
+        )
+        .await,
+        not_found,
+        "edits in a vanished chat fail the same way"
+    );
     let (status, _) = control(&tg, "/chats/81/vanish", json!({})).await;
     assert_eq!(status, 204);
     assert_eq!(

@@ -393,6 +393,7 @@ fn edit(inner: &mut Inner, token: &str, method: &str, params: &Value) -> Reply {
             "Bad Request: message identifier is not specified",
         ));
     };
+    check_exists(inner, chat_id)?;
     check_reachable(inner, chat_id)?;
     let chat = inner.chat(chat_id);
     let first_name = chat.first_name.clone();

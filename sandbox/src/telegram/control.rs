@@ -17,6 +17,8 @@ use super::{
     stats, user, webhook,
 };
 
+/// Routes under `/_sandbox`; each mirrors a method of `FakeTelegram` for the out-of-process demo:
+/// calls and stats to inspect, simulated users to drive, chat states and faults to inject.
 pub(crate) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/calls", get(list_calls).delete(clear_calls))

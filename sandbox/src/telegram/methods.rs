@@ -1,6 +1,6 @@
 //! The Bot API methods the fleet uses, answered like Telegram.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::files::FileKind;
 use super::params;
@@ -77,12 +77,18 @@ impl ApiError {
 
 type Reply = Result<Value, ApiError>;
 
+/// Built by hand: `json!` would serialize `result` into a deep copy, a cost paid on every send.
 fn ok(result: Value) -> Reply {
-    Ok(json!({"ok": true, "result": result}))
+    let mut envelope = Map::with_capacity(2);
+    envelope.insert("ok".to_owned(), Value::Bool(true));
+    envelope.insert("result".to_owned(), result);
+    Ok(Value::Object(envelope))
 }
 
 fn ok_described(result: Value, description: &str) -> Reply {
-    Ok(json!({"ok": true, "result": result, "description": description}))
+    let mut envelope = ok(result)?;
+    envelope["description"] = json!(description);
+    Ok(envelope)
 }
 
 pub(crate) fn canonical(method: &str) -> Option<&'static str> {
@@ -387,6 +393,7 @@ fn edit(inner: &mut Inner, token: &str, method: &str, params: &Value) -> Reply {
             "Bad Request: message identifier is not specified",
         ));
     };
+    check_exists(inner, chat_id)?;
     check_reachable(inner, chat_id)?;
     let chat = inner.chat(chat_id);
     let first_name = chat.first_name.clone();
@@ -431,11 +438,8 @@ pub(crate) fn message_json(
     message_id: i64,
     m: &StoredMessage,
 ) -> Value {
-    let mut v = json!({
-        "message_id": message_id,
-        "date": m.date,
-        "chat": chat_json(chat_id, first_name),
-    });
+    let mut v = json!({"message_id": message_id, "date": m.date});
+    v["chat"] = chat_json(chat_id, first_name);
     if m.from_bot {
         v["from"] = bot_user(token);
     }

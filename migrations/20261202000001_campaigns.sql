@@ -20,7 +20,10 @@ CREATE TABLE campaigns (
     -- Scheduled: when it starts. Recurring: when the next occurrence starts.
     run_at              TIMESTAMPTZ,
     progress_chat_id    BIGINT,
+    -- 0 while one replica sends the message (claimed at progress_claimed_at;
+    -- a claim left by a crash is taken over after 30 s).
     progress_message_id BIGINT,
+    progress_claimed_at TIMESTAMPTZ,
     recipients          BIGINT NOT NULL DEFAULT 0,
     -- Final counts, written once when the campaign ends (the per-recipient
     -- rows stay the source of truth).
@@ -70,4 +73,4 @@ CREATE TABLE campaign_recipients (
 CREATE INDEX campaign_recipients_pending_idx
     ON campaign_recipients (campaign_id, user_id) WHERE state = 'pending';
 CREATE INDEX campaign_recipients_sending_idx
-    ON campaign_recipients (claimed_at) WHERE state = 'sending';
+    ON campaign_recipients (campaign_id, claimed_at) WHERE state = 'sending';

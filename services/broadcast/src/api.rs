@@ -22,6 +22,8 @@ use uuid::Uuid;
 
 pub struct BroadcastService {
     pub engine: Engine,
+    /// Ends WatchCampaign streams at shutdown.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -78,7 +80,7 @@ impl BroadcastService {
         tracing::info!(campaign = %id, actor = r.actor, to, "campaign status changed");
         self.engine.status_changed(id, to);
         self.show_progress(c);
-        Ok(Response::new(store::snapshot(self.engine.db(), id).await?))
+        Ok(Response::new(self.engine.snapshot(id).await?))
     }
 }
 
@@ -199,7 +201,7 @@ impl BroadcastRpc for BroadcastService {
         .map_err(ServiceError::from)?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(campaign = %id, created_by = r.created_by, "campaign drafted");
-        Ok(Response::new(store::snapshot(db, id).await?))
+        Ok(Response::new(self.engine.snapshot(id).await?))
     }
 
     async fn send_preview(&self, req: Request<SendPreviewRequest>) -> Reply<SendPreviewReply> {
@@ -294,7 +296,7 @@ impl BroadcastRpc for BroadcastService {
         tracing::info!(campaign = %id, actor = r.actor, status = %started.status, "campaign confirmed");
         self.engine.wake();
         self.show_progress(started);
-        Ok(Response::new(store::snapshot(db, id).await?))
+        Ok(Response::new(self.engine.snapshot(id).await?))
     }
 
     async fn pause_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
@@ -319,7 +321,7 @@ impl BroadcastRpc for BroadcastService {
 
     async fn get_campaign(&self, req: Request<CampaignRef>) -> Reply<CampaignMsg> {
         let id = store::parse_id(&req.get_ref().id)?;
-        Ok(Response::new(store::snapshot(self.engine.db(), id).await?))
+        Ok(Response::new(self.engine.snapshot(id).await?))
     }
 
     type WatchCampaignStream =
@@ -327,27 +329,35 @@ impl BroadcastRpc for BroadcastService {
 
     async fn watch_campaign(&self, req: Request<CampaignRef>) -> Reply<Self::WatchCampaignStream> {
         let id = store::parse_id(&req.get_ref().id)?;
-        let db = self.engine.db().clone();
+        let engine = self.engine.clone();
         // An unknown id fails the call itself, not the first stream item.
-        store::load(&db, id).await?;
+        store::load(engine.db(), id).await?;
+        let shutdown = self.shutdown.clone();
         let stream = futures::stream::unfold(
-            (db, None::<CampaignMsg>, false),
-            move |(db, mut last, over)| async move {
-                if over {
-                    return None;
-                }
-                loop {
-                    if last.is_some() {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+            (engine, None::<CampaignMsg>, false),
+            move |(engine, mut last, over)| {
+                let shutdown = shutdown.clone();
+                async move {
+                    if over {
+                        return None;
                     }
-                    let c = match store::snapshot(&db, id).await {
-                        Ok(c) => c,
-                        Err(e) => return Some((Err(Status::from(e)), (db, last, true))),
-                    };
-                    if last.as_ref() != Some(&c) {
-                        let ended = matches!(c.status.as_str(), "done" | "cancelled");
-                        last = Some(c.clone());
-                        return Some((Ok(c), (db, last, ended)));
+                    loop {
+                        if last.is_some() {
+                            // Shutdown ends the stream: the server can drain.
+                            tokio::select! {
+                                _ = shutdown.cancelled() => return None,
+                                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            }
+                        }
+                        let c = match engine.snapshot(id).await {
+                            Ok(c) => c,
+                            Err(e) => return Some((Err(Status::from(e)), (engine, last, true))),
+                        };
+                        if last.as_ref() != Some(&c) {
+                            let ended = matches!(c.status.as_str(), "done" | "cancelled");
+                            last = Some(c.clone());
+                            return Some((Ok(c), (engine, last, ended)));
+                        }
                     }
                 }
             },
@@ -370,7 +380,7 @@ impl BroadcastRpc for BroadcastService {
         let now = OffsetDateTime::now_utc();
         let mut campaigns = Vec::new();
         for c in store::list(db, limit, before).await? {
-            let counts = store::counts(db, &c).await?;
+            let counts = self.engine.counts(&c).await?;
             campaigns.push(c.to_proto(&counts, now));
         }
         Ok(Response::new(ListCampaignsReply { campaigns }))

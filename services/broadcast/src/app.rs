@@ -40,11 +40,13 @@ impl App {
         health
             .set_serving::<BroadcastServer<BroadcastService>>()
             .await;
-        let routes = tonic::service::Routes::new(health_svc).add_service(BroadcastServer::new(
-            BroadcastService {
-                engine: self.engine.clone(),
-            },
-        ));
+        // Uploaded id lists can be large (2,000,000 ids is ~20 MB encoded).
+        let api = BroadcastServer::new(BroadcastService {
+            engine: self.engine.clone(),
+            shutdown: shutdown.clone(),
+        })
+        .max_decoding_message_size(32 * 1024 * 1024);
+        let routes = tonic::service::Routes::new(health_svc).add_service(api);
         let (db, cache) = (self.engine.db().clone(), self.cache.clone());
         let http = axum::Router::new().route(
             "/health",

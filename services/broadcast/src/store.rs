@@ -134,14 +134,6 @@ pub async fn load(db: &PgPool, id: Uuid) -> Result<Campaign, ServiceError> {
     .ok_or_else(|| ServiceError::NotFound(format!("campaign {id}")))
 }
 
-/// Counts per recipient state; a finished campaign's are read from its row.
-pub async fn counts(db: &PgPool, c: &Campaign) -> Result<Counts, ServiceError> {
-    if let Some(Json(done)) = c.final_counts {
-        return Ok(done);
-    }
-    count_rows(db, c.id).await
-}
-
 pub async fn count_rows(db: &PgPool, id: Uuid) -> Result<Counts, ServiceError> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT state, count(*) FROM campaign_recipients WHERE campaign_id = $1 GROUP BY state",
@@ -164,10 +156,59 @@ pub async fn count_rows(db: &PgPool, id: Uuid) -> Result<Counts, ServiceError> {
     Ok(c)
 }
 
-pub async fn snapshot(db: &PgPool, id: Uuid) -> Result<CampaignMsg, ServiceError> {
-    let c = load(db, id).await?;
-    let counts = counts(db, &c).await?;
-    Ok(c.to_proto(&counts, OffsetDateTime::now_utc()))
+/// Recent counts of live campaigns, shared by every viewer on this replica:
+/// counting a million rows takes ~0.1 s, and each WatchCampaign stream, the
+/// progress message and /campaigns would otherwise each run it every second.
+#[derive(Default)]
+pub struct CountsCache {
+    recent: std::sync::Mutex<std::collections::HashMap<Uuid, Recent>>,
+}
+
+struct Recent {
+    at: std::time::Instant,
+    /// Counts are only reused for the same status and recipients: a start,
+    /// pause or cancel is seen at once.
+    status: String,
+    recipients: i64,
+    counts: Counts,
+}
+
+/// How old shared counts may be.
+const COUNTS_TTL: std::time::Duration = std::time::Duration::from_millis(900);
+
+impl CountsCache {
+    pub async fn counts(&self, db: &PgPool, c: &Campaign) -> Result<Counts, ServiceError> {
+        if let Some(Json(done)) = c.final_counts {
+            return Ok(done);
+        }
+        let now = std::time::Instant::now();
+        if let Some(r) = self.recent.lock().expect("counts").get(&c.id)
+            && now.duration_since(r.at) < COUNTS_TTL
+            && r.status == c.status
+            && r.recipients == c.recipients
+        {
+            return Ok(r.counts);
+        }
+        let counts = count_rows(db, c.id).await?;
+        let mut recent = self.recent.lock().expect("counts");
+        recent.retain(|_, r| now.duration_since(r.at) < COUNTS_TTL * 10);
+        recent.insert(
+            c.id,
+            Recent {
+                at: now,
+                status: c.status.clone(),
+                recipients: c.recipients,
+                counts,
+            },
+        );
+        Ok(counts)
+    }
+
+    pub async fn snapshot(&self, db: &PgPool, id: Uuid) -> Result<CampaignMsg, ServiceError> {
+        let c = load(db, id).await?;
+        let counts = self.counts(db, &c).await?;
+        Ok(c.to_proto(&counts, OffsetDateTime::now_utc()))
+    }
 }
 
 /// Moves a campaign from one of `from` to `to`; the error says why not when
@@ -201,12 +242,25 @@ pub async fn transition(
     }
 }
 
+/// Whether a recipient is waiting to be sent now (not a retry due later).
+pub async fn any_due_pending(db: &PgPool, id: Uuid) -> Result<bool, ServiceError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM campaign_recipients
+                        WHERE campaign_id = $1 AND state = 'pending'
+                          AND (not_before IS NULL OR not_before <= now()))",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await?)
+}
+
 /// Marks a running campaign done once nobody is left to send to, storing its
 /// final counts. Returns the campaign when this call finished it.
 pub async fn finish_if_drained(db: &PgPool, id: Uuid) -> Result<Option<Campaign>, ServiceError> {
+    // Two probes, so each uses its partial index (one IN would scan the table).
     let left: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM campaign_recipients
-                        WHERE campaign_id = $1 AND state IN ('pending', 'sending'))",
+        "SELECT EXISTS (SELECT 1 FROM campaign_recipients WHERE campaign_id = $1 AND state = 'pending')
+             OR EXISTS (SELECT 1 FROM campaign_recipients WHERE campaign_id = $1 AND state = 'sending')",
     )
     .bind(id)
     .fetch_one(db)
@@ -218,8 +272,8 @@ pub async fn finish_if_drained(db: &PgPool, id: Uuid) -> Result<Option<Campaign>
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE campaigns SET status = 'done', finished_at = now(), updated_at = now(), final_counts = $2
          WHERE id = $1 AND status = 'running'
-           AND NOT EXISTS (SELECT 1 FROM campaign_recipients
-                           WHERE campaign_id = $1 AND state IN ('pending', 'sending'))
+           AND NOT EXISTS (SELECT 1 FROM campaign_recipients WHERE campaign_id = $1 AND state = 'pending')
+           AND NOT EXISTS (SELECT 1 FROM campaign_recipients WHERE campaign_id = $1 AND state = 'sending')
          RETURNING {COLUMNS}"
     )))
     .bind(id)
@@ -245,4 +299,32 @@ pub async fn list(
     .bind(before)
     .fetch_all(db)
     .await?)
+}
+
+/// Cancelled campaigns whose last in-flight sends have landed get their final
+/// counts (what was never sent stays "pending": not sent, because cancelled).
+/// Returns them, so their summary can be shown.
+pub async fn settle_cancelled(db: &PgPool) -> Result<Vec<Campaign>, ServiceError> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM campaigns c
+         WHERE status = 'cancelled' AND started_at IS NOT NULL AND final_counts IS NULL
+           AND NOT EXISTS (SELECT 1 FROM campaign_recipients r
+                           WHERE r.campaign_id = c.id AND r.state = 'sending')",
+    )
+    .fetch_all(db)
+    .await?;
+    let mut settled = Vec::with_capacity(ids.len());
+    for id in ids {
+        let counts = count_rows(db, id).await?;
+        let c: Option<Campaign> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE campaigns SET final_counts = $2, updated_at = now()
+             WHERE id = $1 AND final_counts IS NULL RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(Json(counts))
+        .fetch_optional(db)
+        .await?;
+        settled.extend(c);
+    }
+    Ok(settled)
 }

@@ -146,7 +146,9 @@ impl SendBudget {
     /// Waits for this send's slot. Redis trouble never holds a reply back:
     /// the send goes out unpaced, and Telegram's 429 (waited out by the
     /// caller) is the fallback.
-    async fn wait_turn(&self, paid: bool) {
+    /// A pause (a 429 somewhere) longer than a reply may queue is the
+    /// caller's to wait out: the reply is not sent into it.
+    async fn wait_turn(&self, paid: bool) -> Result<(), TgError> {
         let rate = if paid {
             self.paid_per_sec
         } else {
@@ -155,26 +157,28 @@ impl SendBudget {
         // A slot missed by more than the budget's margin (a busy machine)
         // would bunch up with the next sender's; a few fresh tries, then go.
         for _ in 0..3 {
+            let asked = tokio::time::Instant::now();
             match self
                 .cache
                 .reserve_sends(&self.key(paid), rate, 1, Duration::ZERO, REPLY_MAX_AHEAD)
                 .await
             {
                 Ok(slots) if slots.count > 0 => {
-                    // Counted from the answer: a slot is never used early.
-                    let at = tokio::time::Instant::now() + slots.first_in;
-                    tokio::time::sleep_until(at).await;
-                    if at.elapsed() <= cache::LATE_LIMIT {
-                        return;
+                    // Waited for from the answer (never early), judged late
+                    // from the question (the round trip counts as lateness).
+                    tokio::time::sleep(slots.first_in).await;
+                    if asked.elapsed() <= slots.first_in + cache::LATE_LIMIT {
+                        return Ok(());
                     }
                 }
-                Ok(_) => return,
+                Ok(slots) => return Err(TgError::RetryAfter(slots.first_in + REPLY_MAX_AHEAD)),
                 Err(e) => {
                     tracing::debug!(error = %e, "send budget unavailable; sending unpaced");
-                    return;
+                    return Ok(());
                 }
             }
         }
+        Ok(())
     }
 
     /// A 429: every sender of the token waits `retry_after`.
@@ -249,7 +253,7 @@ impl Bot {
         let paced = self.budget.as_ref().filter(|_| is_send(method));
         if let Some(budget) = paced {
             let paid = params.get("allow_paid_broadcast") == Some(&Value::Bool(true));
-            budget.wait_turn(paid).await;
+            budget.wait_turn(paid).await?;
         }
         let result = self.call_unpaced(method, params).await;
         if let (Some(budget), Err(TgError::RetryAfter(wait))) = (paced, &result) {
@@ -284,7 +288,9 @@ impl Bot {
             .map_err(|e| TgError::Unconfirmed(format!("{method}: {}", e.without_url())))?;
         let reply: Reply<T> = serde_json::from_slice(&body).map_err(|e| {
             if status >= 500 {
-                TgError::Transient(format!("{method}: HTTP {status}"))
+                // Not Telegram's JSON error: a proxy in front of it (a 502 or
+                // 504 after its upstream timed out) may have passed the request on.
+                TgError::Unconfirmed(format!("{method}: HTTP {status} from a proxy"))
             } else {
                 TgError::BadRequest {
                     code: status,

@@ -419,6 +419,29 @@ async fn pause_stops_sending_resume_continues_and_cancel_is_final() {
         .expect("progress edits");
     let t = last_edit.params["text"].as_str().unwrap();
     assert!(t.contains("cancelled"), "{t}");
+    // Once the in-flight sends land, the counts are final: what is left was
+    // never sent, and everything adds up to the recipients.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let settled_counts: Option<serde_json::Value> = loop {
+        let v: Option<serde_json::Value> =
+            sqlx::query_scalar("SELECT final_counts FROM campaigns WHERE id = $1::uuid")
+                .bind(&id)
+                .fetch_one(&fleet.pool)
+                .await
+                .unwrap();
+        if v.is_some() || tokio::time::Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let f = settled_counts.expect("a cancelled campaign gets final counts");
+    let sum: i64 = ["pending", "sending", "sent", "failed", "blocked", "unknown"]
+        .iter()
+        .map(|k| f[k].as_i64().unwrap())
+        .sum();
+    assert_eq!(sum, 400, "{f}");
+    assert_eq!(f["sending"], 0);
+    assert_eq!(f["sent"].as_i64().unwrap(), at_cancel as i64, "{f}");
     fleet.stop().await;
 }
 

@@ -46,6 +46,7 @@ pub(crate) struct Inner {
     pub cfg: EngineConfig,
     pub tz: Tz,
     pub progress: Progress,
+    pub counts: Arc<store::CountsCache>,
     /// The status each local sender should follow, by campaign.
     senders: Mutex<HashMap<Uuid, watch::Sender<String>>>,
     /// Set by a 429 seen here: local sends wait for it without asking Redis.
@@ -64,7 +65,14 @@ impl Engine {
     ) -> Engine {
         let budget = SendBudget::new(cache.clone(), telegram);
         let replies = Bot::new(telegram).paced(budget.clone());
-        let progress = Progress::new(db.clone(), cache.clone(), replies, cfg.progress_interval);
+        let counts = Arc::new(store::CountsCache::default());
+        let progress = Progress::new(
+            db.clone(),
+            cache.clone(),
+            replies,
+            cfg.progress_interval,
+            counts.clone(),
+        );
         Engine {
             inner: Arc::new(Inner {
                 bulk: Bot::with_timeout(telegram, cfg.send_timeout),
@@ -74,6 +82,7 @@ impl Engine {
                 cfg,
                 tz,
                 progress,
+                counts,
                 senders: Mutex::new(HashMap::new()),
                 flood_until: Mutex::new(None),
                 wake: Notify::new(),
@@ -92,6 +101,15 @@ impl Engine {
 
     pub fn progress(&self) -> &Progress {
         &self.inner.progress
+    }
+
+    /// The campaign as the API shows it, counts shared by every viewer.
+    pub async fn snapshot(&self, id: Uuid) -> Result<proto::broadcast::Campaign, ServiceError> {
+        self.inner.counts.snapshot(&self.inner.db, id).await
+    }
+
+    pub async fn counts(&self, c: &Campaign) -> Result<store::Counts, ServiceError> {
+        self.inner.counts.counts(&self.inner.db, c).await
     }
 
     /// Runs the next tick now (a campaign was started or changed here).
@@ -115,6 +133,12 @@ impl Engine {
         inner
             .tasks
             .spawn(progress::run(inner.clone(), shutdown.clone()));
+        // Starting a due campaign can take seconds (materialising a million
+        // recipients); it has a loop of its own so pause and cancel keep
+        // reaching this replica's senders meanwhile.
+        inner
+            .tasks
+            .spawn(start::run(inner.clone(), shutdown.clone()));
         let mut last_sweep = tokio::time::Instant::now() - Duration::from_secs(3600);
         loop {
             if let Err(e) = self.tick(&shutdown, &mut last_sweep).await {
@@ -137,17 +161,28 @@ impl Engine {
         last_sweep: &mut tokio::time::Instant,
     ) -> Result<(), ServiceError> {
         let inner = &self.inner;
-        start::due(inner).await?;
-        // The sweep only matters once a lease can have run out.
-        if last_sweep.elapsed() >= inner.cfg.claim_lease / 4 {
-            sweep_stale_claims(&inner.db, inner.cfg.claim_lease).await?;
-            *last_sweep = tokio::time::Instant::now();
-        }
+        // Statuses first: whatever else fails, pause and cancel get through.
         let live: Vec<(Uuid, String)> =
             sqlx::query_as("SELECT id, status FROM campaigns WHERE status = ANY($1)")
                 .bind(&store::LIVE[..])
                 .fetch_all(&inner.db)
                 .await?;
+        self.follow(live, shutdown);
+        // The sweep only matters once a lease can have run out.
+        if last_sweep.elapsed() >= inner.cfg.claim_lease / 4 {
+            sweep_stale_claims(&inner.db, inner.cfg.claim_lease).await?;
+            for c in store::settle_cancelled(&inner.db).await? {
+                inner.progress.update_now(&c).await;
+            }
+            *last_sweep = tokio::time::Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Tells each local sender its campaign's status; starts a sender for a
+    /// live campaign that has none here, stops those no longer live.
+    fn follow(&self, live: Vec<(Uuid, String)>, shutdown: &CancellationToken) {
+        let inner = &self.inner;
         let mut senders = inner.senders.lock().expect("senders");
         let live_ids: std::collections::HashSet<Uuid> = live.iter().map(|(id, _)| *id).collect();
         // A campaign no longer live (cancelled, done) stops its sender here.
@@ -173,7 +208,6 @@ impl Engine {
                 .tasks
                 .spawn(sender::run(inner.clone(), id, rx, shutdown.child_token()));
         }
-        Ok(())
     }
 }
 

@@ -29,15 +29,23 @@ pub struct Progress {
     /// Paced through the token's budget like any reply.
     bot: Bot,
     interval: Duration,
+    counts: Arc<store::CountsCache>,
 }
 
 impl Progress {
-    pub fn new(db: PgPool, cache: cache::Cache, bot: Bot, interval: Duration) -> Progress {
+    pub fn new(
+        db: PgPool,
+        cache: cache::Cache,
+        bot: Bot,
+        interval: Duration,
+        counts: Arc<store::CountsCache>,
+    ) -> Progress {
         Progress {
             db,
             cache,
             bot,
             interval,
+            counts,
         }
     }
 
@@ -79,11 +87,13 @@ impl Progress {
         }
         // Re-read: the caller's copy may predate the last outcomes.
         let c = store::load(&self.db, c.id).await?;
-        let counts = store::counts(&self.db, &c).await?;
+        let counts = self.counts.counts(&self.db, &c).await?;
         let lang = admin_language(&self.db, chat).await;
         let (text, keyboard) = render(&c, &counts, lang, OffsetDateTime::now_utc());
         match c.progress_message_id {
-            Some(0) => Ok(()), // another replica is sending it right now
+            // Being sent by another replica (or left by one that crashed:
+            // `create` takes a stale claim over).
+            None | Some(0) => self.create(&c, chat, &text, keyboard).await,
             Some(message_id) => {
                 let params = json!({
                     "chat_id": chat, "message_id": message_id, "text": text,
@@ -98,7 +108,6 @@ impl Progress {
                     Err(e) => Err(ServiceError::Unavailable(format!("telegram: {e}"))),
                 }
             }
-            None => self.create(&c, chat, &text, keyboard).await,
         }
     }
 
@@ -111,8 +120,9 @@ impl Progress {
         keyboard: Value,
     ) -> Result<(), ServiceError> {
         let claimed = sqlx::query(
-            "UPDATE campaigns SET progress_message_id = 0
-             WHERE id = $1 AND progress_message_id IS NULL",
+            "UPDATE campaigns SET progress_message_id = 0, progress_claimed_at = now()
+             WHERE id = $1 AND (progress_message_id IS NULL
+                 OR (progress_message_id = 0 AND progress_claimed_at < now() - interval '30 seconds'))",
         )
         .bind(c.id)
         .execute(&self.db)
@@ -179,11 +189,11 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
                 continue;
             }
         };
-        let slot =
-            OffsetDateTime::now_utc().unix_timestamp_nanos() / p.interval.as_nanos().max(1) as i128;
         for c in live {
-            let key = format!("bc:progress:{}:{slot}", c.id);
-            if matches!(p.cache.claim(&key, p.interval * 2).await, Ok(true)) {
+            // Held for one interval: at most one edit per interval, however
+            // many replicas and whatever their loops' phase.
+            let key = format!("bc:progress:{}", c.id);
+            if matches!(p.cache.claim(&key, p.interval).await, Ok(true)) {
                 p.update_now(&c).await;
             }
         }
@@ -226,23 +236,32 @@ pub fn render(c: &Campaign, n: &Counts, lang: Lang, now: OffsetDateTime) -> (Str
         html_escape(&c.title)
     };
     let (rate, eta) = c.rate_and_eta(n, now);
+    // After a cancel, what is left was never sent and never will be.
+    let not_sent = match (c.status == "cancelled", ru) {
+        (true, false) => "Not sent",
+        (true, true) => "Не отправлено",
+        (false, false) => "Pending",
+        (false, true) => "В очереди",
+    };
     let mut text = if ru {
         format!(
             "📣 <b>Рассылка {title}</b>: {status}\n{bar} {pct}%\n\
-             Отправлено: {}\nОшибки: {}\nЗаблокировали: {}\nВ очереди: {}\nНеизвестно: {}\nВсего: {total}",
+             Отправлено: {}\nОшибки: {}\nЗаблокировали: {}\n{}: {}\nНеизвестно: {}\nВсего: {total}",
             n.sent,
             n.failed,
             n.blocked,
+            not_sent,
             n.pending + n.sending,
             n.unknown
         )
     } else {
         format!(
             "📣 <b>Campaign {title}</b>: {status}\n{bar} {pct}%\n\
-             Sent: {}\nFailed: {}\nBlocked: {}\nPending: {}\nUnknown: {}\nRecipients: {total}",
+             Sent: {}\nFailed: {}\nBlocked: {}\n{}: {}\nUnknown: {}\nRecipients: {total}",
             n.sent,
             n.failed,
             n.blocked,
+            not_sent,
             n.pending + n.sending,
             n.unknown
         )

@@ -91,6 +91,8 @@ async fn send_campaign(
     let batch = ((f64::from(per_sec) * inner.cfg.lookahead.as_secs_f64()).ceil() as u32).max(1);
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_BATCHES));
     let budget_key = inner.budget.key(campaign.paid);
+    // The last claim found nobody due.
+    let mut idle = false;
     loop {
         let now = status.borrow_and_update().clone();
         match now.as_str() {
@@ -107,12 +109,26 @@ async fn send_campaign(
         if shutdown.is_cancelled() {
             return Ok(());
         }
-        wait_out_flood(inner).await;
+        wait_out_flood(inner, shutdown).await;
+        // After an empty claim, no slot is reserved (and wasted: other
+        // campaigns share the budget) until a recipient is due again.
+        if idle && !store::any_due_pending(&inner.db, id).await? {
+            if let Some(done) = store::finish_if_drained(&inner.db, id).await? {
+                // Wait for our own batches before the summary is read.
+                let _ = in_flight.acquire_many(IN_FLIGHT_BATCHES as u32).await;
+                inner.finished(&done).await;
+                return Ok(());
+            }
+            // Retries not due yet, or sends in flight here or elsewhere.
+            pause(shutdown, Duration::from_millis(200)).await;
+            continue;
+        }
         let permit = in_flight
             .clone()
             .acquire_owned()
             .await
             .expect("never closed");
+        let asked = Instant::now();
         let slots = match inner
             .cache
             .reserve_sends(&budget_key, per_sec, batch, CLAIM_LEAD, inner.cfg.lookahead)
@@ -133,16 +149,8 @@ async fn send_campaign(
             continue;
         }
         let claimed = claim(inner, id, slots.count).await?;
-        if claimed.rows.is_empty() {
-            drop(permit);
-            if let Some(done) = store::finish_if_drained(&inner.db, id).await? {
-                // Wait for our own batches before the summary is read.
-                let _ = in_flight.acquire_many(IN_FLIGHT_BATCHES as u32).await;
-                inner.finished(&done).await;
-                return Ok(());
-            }
-            // Retries not due yet, or another replica's sends in flight.
-            pause(shutdown, Duration::from_millis(200)).await;
+        idle = claimed.rows.is_empty();
+        if idle {
             continue;
         }
         let (inner2, campaign2, status2) = (inner.clone(), campaign.clone(), status.clone());
@@ -151,7 +159,7 @@ async fn send_campaign(
                 &inner2,
                 &campaign2,
                 &claimed.rows,
-                reserved_at,
+                (asked, reserved_at),
                 slots,
                 &status2,
             )
@@ -173,10 +181,13 @@ async fn pause(shutdown: &CancellationToken, d: Duration) {
     }
 }
 
-async fn wait_out_flood(inner: &Inner) {
+async fn wait_out_flood(inner: &Inner, shutdown: &CancellationToken) {
     let until = *inner.flood_until.lock().expect("flood");
     if let Some(until) = until {
-        tokio::time::sleep_until(until).await;
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep_until(until) => {}
+        }
     }
 }
 
@@ -217,7 +228,7 @@ async fn send_batch(
     inner: &Inner,
     c: &Campaign,
     rows: &[Claimed],
-    reserved_at: Instant,
+    (asked, reserved_at): (Instant, Instant),
     slots: cache::Slots,
     status: &watch::Receiver<String>,
 ) -> Vec<Outcome> {
@@ -236,7 +247,10 @@ async fn send_batch(
     };
     let mut sends = FuturesUnordered::new();
     for (i, (row, free)) in rows.iter().zip(free).enumerate() {
+        // Waited for from Redis' answer (never early), judged late from
+        // the question (the round trip counts as lateness).
         let at = reserved_at + slots.offset(i as u32);
+        let due = asked + slots.offset(i as u32);
         sends.push(async move {
             let outcome = if !row.reachable {
                 Outcome::Blocked("unreachable since the campaign started".into())
@@ -250,7 +264,7 @@ async fn send_batch(
                 }
             } else {
                 tokio::time::sleep_until(at).await;
-                if at.elapsed() > LATE_LIMIT {
+                if due.elapsed() > LATE_LIMIT {
                     // Sent now, it would bunch up with the next on-time slot
                     // (rate + 1 in some second); it waits for a fresh slot.
                     metrics::counter!("broadcast_late_slots_total").increment(1);

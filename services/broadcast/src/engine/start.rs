@@ -36,8 +36,24 @@ pub async fn materialise_and_run(
     Ok(started)
 }
 
+/// Starts due campaigns every poll interval until shutdown.
+pub(super) async fn run(
+    inner: std::sync::Arc<Inner>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        if let Err(e) = due(&inner).await {
+            tracing::warn!(error = %e, "starting due campaigns failed; retrying");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(inner.cfg.poll_interval) => {}
+        }
+    }
+}
+
 /// Starts every due scheduled campaign and every due occurrence of a series.
-pub(super) async fn due(inner: &Inner) -> Result<(), ServiceError> {
+async fn due(inner: &Inner) -> Result<(), ServiceError> {
     // One index probe per tick when nothing is due (the usual case), instead
     // of two transactions.
     let any_due: bool = sqlx::query_scalar(
@@ -49,11 +65,17 @@ pub(super) async fn due(inner: &Inner) -> Result<(), ServiceError> {
     if !any_due {
         return Ok(());
     }
+    let started = |c: Campaign| {
+        // The tick spawns its sender now; the message must not hold up the next start.
+        inner.wake.notify_one();
+        let progress = inner.progress.clone();
+        tokio::spawn(async move { progress.update_now(&c).await });
+    };
     while let Some(c) = start_one_scheduled(&inner.db).await? {
-        inner.progress.update_now(&c).await;
+        started(c);
     }
     while let Some(c) = start_one_occurrence(inner).await? {
-        inner.progress.update_now(&c).await;
+        started(c);
     }
     Ok(())
 }

@@ -647,7 +647,7 @@ async fn progress_buttons_pause_resume_and_cancel_for_admins_only() {
     let cancelled = get(&mut c, &id).await;
     assert_eq!(cancelled.status, "cancelled");
     assert!(
-        cancelled.progress.clone().unwrap().pending > 0,
+        cancelled.progress.unwrap().pending > 0,
         "cancelled before the end: {cancelled:?}"
     );
     let answer = press_answer(&fleet, &admin, on, &format!("bc:resume:{id}")).await;

@@ -100,6 +100,17 @@ impl Report {
         }
     }
 
+    /// The report without latencies, errors or details (internal addresses,
+    /// error strings): what the public may see.
+    pub fn statuses_only(mut self) -> Self {
+        for c in self.components.values_mut() {
+            c.latency_ms = None;
+            c.error = None;
+            c.details = serde_json::Value::Null;
+        }
+        self
+    }
+
     pub fn http_status(&self) -> StatusCode {
         if self.status == Status::Down {
             StatusCode::SERVICE_UNAVAILABLE

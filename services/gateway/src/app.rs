@@ -68,13 +68,24 @@ impl App {
                 post(callbacks::heleket_callback).layer(DefaultBodyLimit::max(CALLBACK_BODY_LIMIT)),
             )
             .route("/health", get(health::all))
+            .with_state(state.clone())
+            .merge(Self::internal(state))
+            .layer(axum::middleware::from_fn(runtime::metrics::track_http))
+            .layer(axum::middleware::from_fn(runtime::http::trace_requests))
+    }
+
+    /// What only operators may read (see `ops.rs`).
+    fn internal(state: AppState) -> Router {
+        Router::new()
             .route("/health/db", get(health::db_only))
             .route("/health/redis", get(health::redis_only))
             .route("/health/payment", get(health::payment_only))
-            .with_state(state)
+            .with_state(state.clone())
             .merge(runtime::metrics::router())
-            .layer(axum::middleware::from_fn(runtime::metrics::track_http))
-            .layer(axum::middleware::from_fn(runtime::http::trace_requests))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state,
+                crate::ops::operators_only,
+            ))
     }
 
     /// Serves until `shutdown`; requests in flight are finished first.

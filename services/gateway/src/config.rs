@@ -36,6 +36,9 @@ pub struct Config {
     /// Peers whose `X-Real-IP` we believe (nginx). Anyone else is judged by
     /// the TCP peer address, so a client cannot spoof its address.
     pub trusted_proxies: Vec<IpNet>,
+    /// `OPS_ALLOWED_IPS`: who may read `/metrics` and the detailed
+    /// `/health/*` (loopback and private ranges by default; see `ops.rs`).
+    pub ops_allowed: Vec<IpNet>,
     pub db: DbConfig,
     pub redis: cache::RedisConfig,
     pub telegram: telegram::TelegramConfig,
@@ -97,6 +100,7 @@ impl Config {
             // wait out Telegram's flood limits) after the answer has gone.
             work_limit: budget + WORK_GRACE,
             trusted_proxies,
+            ops_allowed: env.list_or("OPS_ALLOWED_IPS", crate::ops::default_allowlist())?,
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,
             telegram,

@@ -14,14 +14,24 @@ use std::time::Duration;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn all(State(s): State<AppState>) -> Report {
+/// Every component; to anyone outside `OPS_ALLOWED_IPS`, statuses only.
+pub async fn all(State(s): State<AppState>, req: axum::extract::Request) -> Report {
+    let report = full(&s).await;
+    if crate::ops::is_operator(&s, &req) {
+        report
+    } else {
+        report.statuses_only()
+    }
+}
+
+async fn full(s: &AppState) -> Report {
     let (db, redis, bot, payments, broadcast, payment) = tokio::join!(
-        db(&s),
-        redis(&s),
+        db(s),
+        redis(s),
         runtime::grpc::check_health(s.bot_channel.clone(), CHECK_TIMEOUT),
         runtime::grpc::check_health(s.payments_channel.clone(), CHECK_TIMEOUT),
         runtime::grpc::check_health(s.broadcast_channel.clone(), CHECK_TIMEOUT),
-        payment(&s),
+        payment(s),
     );
     let mut c = BTreeMap::new();
     c.insert("db".to_string(), db);

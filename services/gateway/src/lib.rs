@@ -8,6 +8,7 @@ mod client_ip;
 pub mod config;
 mod dead_letter;
 mod health;
+mod ops;
 mod register;
 mod state;
 mod webhook;

@@ -144,3 +144,57 @@ async fn an_idle_fleet_opens_no_new_redis_connections_and_logs_no_warning() {
     assert!(warnings.is_empty(), "an idle fleet logged: {warnings:#?}");
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn outside_the_ops_allowlist_health_shows_statuses_only_and_metrics_are_refused() {
+    // The test client (loopback) plays the internet: only 10.0.0.0/8 is "inside".
+    let mut fleet = Fleet::start_with(|env| {
+        env.set("OPS_ALLOWED_IPS", "10.0.0.0/8");
+    })
+    .await;
+    fleet.stop_bot().await;
+    let (status, body) = fleet.get("/health").await;
+    assert_eq!(
+        status, 503,
+        "the public still learns that something is down"
+    );
+    assert_eq!(body["components"]["bot"]["status"], "down", "{body}");
+    for (name, c) in body["components"].as_object().unwrap() {
+        let keys: Vec<&String> = c.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter().all(|k| *k == "status" || *k == "critical"),
+            "{name} shows internals to the public: {c}"
+        );
+    }
+    for path in ["/health/db", "/health/redis", "/health/payment", "/metrics"] {
+        let (status, _) = fleet.get(path).await;
+        assert_eq!(status, 403, "{path} is for operators only");
+    }
+    // Claiming to be inside changes nothing: nginx overwrites X-Real-IP.
+    let spoofed = fleet
+        .http
+        .get(fleet.url("/metrics"))
+        .header("X-Real-IP", "10.1.2.3")
+        .header("X-Forwarded-For", "10.1.2.3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 403);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_inside_the_allowlist_sees_the_details() {
+    // The default allowlist holds loopback, where the test client is.
+    let mut fleet = Fleet::start().await;
+    fleet.stop_bot().await;
+    let (_, body) = fleet.get("/health").await;
+    assert!(
+        body["components"]["bot"]["error"].is_string(),
+        "the reason is shown to operators: {body}"
+    );
+    let (status, body) = fleet.get("/health/redis").await;
+    assert_eq!(status, 200);
+    assert!(body["detail"]["details"]["replicas"].is_array(), "{body}");
+    fleet.stop().await;
+}

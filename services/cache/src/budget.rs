@@ -21,7 +21,9 @@ use crate::error::CacheError;
 
 /// KEYS[1]: schedule key, KEYS[2]: pause key. ARGV[1]: interval µs, ARGV[2]:
 /// slots wanted, ARGV[3]: max µs ahead of now the first slot may be, ARGV[4]:
-/// µs ahead of now the first slot must be at least.
+/// µs ahead of now the first slot must be at least. KEYS[3], when given: a
+/// chat's per-chat key, taken for ARGV[5] ms once a slot is granted (a reply
+/// in a chat keeps campaign messages out of it for that long).
 /// Returns {granted, µs from now to the first granted slot (or to when one
 /// could be granted, when none was)}.
 static RESERVE: Script = Script::new(
@@ -44,6 +46,9 @@ local fits = math.floor((max_ahead - ahead) / interval) + 1
 if wanted > fits then wanted = fits end
 local tat = start + wanted * interval
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+if KEYS[3] then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
+end
 return {wanted, ahead}
 "#,
 );
@@ -74,6 +79,9 @@ end
 return out
 "#,
 );
+
+/// How long a reply keeps campaign messages out of its chat.
+const CHAT_SPACING_MS: u64 = 1000;
 
 /// Slots granted by [`Cache::reserve_sends`]: `count` sends, the first
 /// `first_in` from now, each `interval` after the previous.
@@ -121,21 +129,25 @@ impl Cache {
         wanted: u32,
         lead: Duration,
         max_ahead: Duration,
+        chat: Option<i64>,
     ) -> Result<Slots, CacheError> {
         let interval = interval_us(per_sec);
-        let keys = [
+        let mut keys = vec![
             self.key(&format!("tg:budget:{budget}")),
             self.pause_key(budget),
         ];
+        if let Some(chat) = chat {
+            keys.push(self.chat_key(budget, chat));
+        }
         let args = [
             interval.to_string(),
             wanted.max(1).to_string(),
             (max_ahead.as_micros() as u64).to_string(),
             (lead.min(max_ahead).as_micros() as u64).to_string(),
+            CHAT_SPACING_MS.to_string(),
         ];
-        let reply: Vec<i64> = RESERVE
-            .run(&self.inner.master, &[&keys[0], &keys[1]], &args)
-            .await?;
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let reply: Vec<i64> = RESERVE.run(&self.inner.master, &keys, &args).await?;
         match reply[..] {
             [count, us] => Ok(Slots {
                 count: u32::try_from(count.max(0)).unwrap_or(0),
@@ -171,10 +183,7 @@ impl Cache {
         if chats.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<String> = chats
-            .iter()
-            .map(|c| self.key(&format!("tg:chat:{token}:{c}")))
-            .collect();
+        let keys: Vec<String> = chats.iter().map(|c| self.chat_key(token, *c)).collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let reply: Vec<i64> = CHAT_SLOTS
             .run(
@@ -187,6 +196,12 @@ impl Cache {
             return Err(self.protocol(format!("chat slot script returned {reply:?}")));
         }
         Ok(reply.into_iter().map(|v| v == 1).collect())
+    }
+
+    /// The per-chat key: per token (the budget name up to its first ':').
+    fn chat_key(&self, budget: &str, chat: i64) -> String {
+        let token = budget.split(':').next().unwrap_or(budget);
+        self.key(&format!("tg:chat:{token}:{chat}"))
     }
 
     /// The pause key is per token (the budget name up to its first ':'), so a

@@ -148,7 +148,7 @@ impl SendBudget {
     /// caller) is the fallback.
     /// A pause (a 429 somewhere) longer than a reply may queue is the
     /// caller's to wait out: the reply is not sent into it.
-    async fn wait_turn(&self, paid: bool) -> Result<(), TgError> {
+    async fn wait_turn(&self, paid: bool, chat: Option<i64>) -> Result<(), TgError> {
         let rate = if paid {
             self.paid_per_sec
         } else {
@@ -160,7 +160,7 @@ impl SendBudget {
             let asked = tokio::time::Instant::now();
             match self
                 .cache
-                .reserve_sends(&self.key(paid), rate, 1, Duration::ZERO, REPLY_MAX_AHEAD)
+                .reserve_sends(&self.key(paid), rate, 1, Duration::ZERO, REPLY_MAX_AHEAD, chat)
                 .await
             {
                 Ok(slots) if slots.count > 0 => {
@@ -179,13 +179,6 @@ impl SendBudget {
             }
         }
         Ok(())
-    }
-
-    /// A 429: every sender of the token waits `retry_after`.
-    pub async fn flood(&self, retry_after: Duration) {
-        if let Err(e) = self.cache.pause_sends(&self.bot_id, retry_after).await {
-            tracing::warn!(error = %e, "could not share a flood wait through Redis");
-        }
     }
 }
 
@@ -253,13 +246,16 @@ impl Bot {
         let paced = self.budget.as_ref().filter(|_| is_send(method));
         if let Some(budget) = paced {
             let paid = params.get("allow_paid_broadcast") == Some(&Value::Bool(true));
-            budget.wait_turn(paid).await?;
+            // The chat is marked too: a campaign message does not follow a
+            // reply into the same chat within a second (Telegram's per-chat limit).
+            let chat = params.get("chat_id").and_then(Value::as_i64);
+            budget.wait_turn(paid, chat).await?;
         }
-        let result = self.call_unpaced(method, params).await;
-        if let (Some(budget), Err(TgError::RetryAfter(wait))) = (paced, &result) {
-            budget.flood(*wait).await;
-        }
-        result
+        // A 429 here is not shared as a pause of the whole token: replies are
+        // paced globally, so theirs is almost always the chat's own limit (a
+        // dialog's burst), which must not stop every campaign. The caller
+        // waits it out (`call_patiently`).
+        self.call_unpaced(method, params).await
     }
 
     /// Calls a method without waiting for a budget slot: for the broadcast

@@ -11,15 +11,27 @@ fn cert_for(webhook_host: Option<&str>) -> String {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let mut cmd = Command::new("bash");
-    cmd.arg(testkit::repo_root().join("ssl/generate-ssl.sh")).arg(&dir);
+    cmd.arg(testkit::repo_root().join("ssl/generate-ssl.sh"))
+        .arg(&dir);
     match webhook_host {
         Some(h) => cmd.env("WEBHOOK_HOST", h),
         None => cmd.env_remove("WEBHOOK_HOST"),
     };
     let out = cmd.output().expect("script runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = Command::new("openssl")
-        .args(["x509", "-noout", "-subject", "-ext", "subjectAltName", "-in"])
+        .args([
+            "x509",
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+            "-in",
+        ])
         .arg(dir.join("cert.pem"))
         .output()
         .expect("openssl reads the certificate");
@@ -32,7 +44,10 @@ fn the_certificate_names_the_webhook_host() {
     let named = cert_for(Some("bot.example.com"));
     assert!(named.contains("CN = bot.example.com"), "{named}");
     assert!(named.contains("DNS:bot.example.com"), "{named}");
-    assert!(named.contains("DNS:localhost"), "local runs still work: {named}");
+    assert!(
+        named.contains("DNS:localhost"),
+        "local runs still work: {named}"
+    );
 }
 
 #[test]

@@ -48,6 +48,7 @@ impl App {
             payments_channel,
             broadcast_channel,
             chats: ChatLocks::default(),
+            webhook_info: Default::default(),
         };
         Ok(App { listener, state })
     }

@@ -25,13 +25,18 @@ pub async fn all(State(s): State<AppState>, req: axum::extract::Request) -> Repo
 }
 
 async fn full(s: &AppState) -> Report {
-    let (db, redis, bot, payments, broadcast, payment) = tokio::join!(
+    let (db, redis, bot, payments, broadcast, payment, webhook) = tokio::join!(
         db(s),
         redis(s),
         runtime::grpc::check_health(s.bot_channel.clone(), CHECK_TIMEOUT),
         runtime::grpc::check_health(s.payments_channel.clone(), CHECK_TIMEOUT),
         runtime::grpc::check_health(s.broadcast_channel.clone(), CHECK_TIMEOUT),
         payment(s),
+        s.webhook_info.component(
+            &s.tg,
+            s.cfg.webhook_url.as_deref(),
+            s.cfg.common.health_check_interval,
+        ),
     );
     let mut c = BTreeMap::new();
     c.insert("db".to_string(), db);
@@ -40,6 +45,7 @@ async fn full(s: &AppState) -> Report {
     c.insert("payments".to_string(), Component::from_result(payments));
     c.insert("broadcast".to_string(), Component::from_result(broadcast));
     c.insert("payment".to_string(), payment.non_critical());
+    c.insert("webhook".to_string(), webhook);
     Report::new("gateway", c)
 }
 

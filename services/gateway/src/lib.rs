@@ -12,6 +12,7 @@ mod ops;
 mod register;
 mod state;
 mod webhook;
+mod webhook_info;
 
 pub use app::App;
 pub use config::Config;

@@ -8,6 +8,27 @@ use tokio_util::sync::CancellationToken;
 
 const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "my_chat_member"];
 
+/// What Telegram says right after registering, so the start-up log shows
+/// at once a webhook Telegram cannot call (its last error) or a backlog.
+async fn report_info(bot: &telegram::Bot) {
+    match crate::webhook_info::fetch(bot).await {
+        Ok(i) if i.last_error_message.is_some() => tracing::warn!(
+            url = %i.url,
+            pending_update_count = i.pending_update_count,
+            last_error_message = i.last_error_message.as_deref().unwrap_or(""),
+            last_error_date = i.last_error_date.unwrap_or(0),
+            "Telegram reports an earlier delivery error for this webhook"
+        ),
+        Ok(i) => tracing::info!(
+            url = %i.url,
+            pending_update_count = i.pending_update_count,
+            has_custom_certificate = i.has_custom_certificate,
+            "getWebhookInfo"
+        ),
+        Err(e) => tracing::warn!(error = %e, "getWebhookInfo failed"),
+    }
+}
+
 pub fn spawn(bot: telegram::Bot, url: String, secret: SecretString, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut delay = Duration::from_millis(500);
@@ -18,6 +39,7 @@ pub fn spawn(bot: telegram::Bot, url: String, secret: SecretString, shutdown: Ca
             {
                 Ok(()) => {
                     tracing::info!(%url, "webhook registered with Telegram");
+                    report_info(&bot).await;
                     return;
                 }
                 // Telegram refused the request itself (a wrong token, a URL it

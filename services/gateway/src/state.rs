@@ -21,4 +21,6 @@ pub struct AppState {
     pub chats: ChatLocks,
     /// For alerts to the admins (parked updates).
     pub tg: telegram::Bot,
+    /// Telegram's view of our webhook, for /health.
+    pub webhook_info: crate::webhook_info::Cached,
 }

@@ -160,7 +160,14 @@ impl SendBudget {
             let asked = tokio::time::Instant::now();
             match self
                 .cache
-                .reserve_sends(&self.key(paid), rate, 1, Duration::ZERO, REPLY_MAX_AHEAD, chat)
+                .reserve_sends(
+                    &self.key(paid),
+                    rate,
+                    1,
+                    Duration::ZERO,
+                    REPLY_MAX_AHEAD,
+                    chat,
+                )
                 .await
             {
                 Ok(slots) if slots.count > 0 => {

@@ -8,12 +8,28 @@ async fn health_names_every_component_and_is_200_when_all_are_up() {
     let fleet = Fleet::start().await;
     let (status, body) = fleet.get("/health").await;
     assert_eq!(status, 200, "{body}");
-    for c in ["db", "redis", "bot", "payments", "broadcast", "payment"] {
+    for c in [
+        "db",
+        "redis",
+        "bot",
+        "payments",
+        "broadcast",
+        "payment",
+        "webhook",
+    ] {
         assert_eq!(
             body["components"][c]["status"], "up",
             "component {c}: {body}"
         );
     }
+    // What Telegram says about the webhook, for an operator.
+    let webhook = &body["components"]["webhook"]["details"];
+    assert_eq!(
+        webhook["url"].as_str(),
+        fleet.tg.webhook_url().as_deref(),
+        "{webhook}"
+    );
+    assert_eq!(webhook["pending_update_count"], 0);
     let (status, body) = fleet.get("/health/db").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("up")));
     let (status, body) = fleet.get("/health/redis").await;
@@ -196,5 +212,35 @@ async fn an_operator_inside_the_allowlist_sees_the_details() {
     let (status, body) = fleet.get("/health/redis").await;
     assert_eq!(status, 200);
     assert!(body["detail"]["details"]["replicas"].is_array(), "{body}");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn health_shows_telegrams_last_delivery_error_for_the_webhook() {
+    let mut fleet = Fleet::start_with(|env| {
+        env.set("HEALTH_CHECK_INTERVAL", "1");
+    })
+    .await;
+    // The bot is gone: the gateway answers Telegram 5xx, and Telegram says so.
+    fleet.stop_bot().await;
+    let _ = fleet
+        .tg
+        .user_sends(&crate::harness::user(1103), "/start")
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = fleet.get("/health").await;
+        let w = &body["components"]["webhook"];
+        if w["status"] == "degraded" {
+            assert!(w["details"]["last_error_message"].is_string(), "{w}");
+            assert!(w["error"].is_string(), "the reason is named: {w}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never degraded: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     fleet.stop().await;
 }

@@ -131,7 +131,14 @@ async fn send_campaign(
         let asked = Instant::now();
         let slots = match inner
             .cache
-            .reserve_sends(&budget_key, per_sec, batch, CLAIM_LEAD, inner.cfg.lookahead, None)
+            .reserve_sends(
+                &budget_key,
+                per_sec,
+                batch,
+                CLAIM_LEAD,
+                inner.cfg.lookahead,
+                None,
+            )
             .await
         {
             Ok(s) => s,

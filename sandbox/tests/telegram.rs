@@ -1416,3 +1416,48 @@ async fn raw_send(stream: &mut tokio::net::TcpStream, host: &str, chat: i64) {
         }
     }
 }
+
+/// setWebhook with an uploaded certificate (multipart), as for a self-signed webhook: a PEM
+/// certificate is taken and reported by getWebhookInfo; anything else is refused.
+#[tokio::test]
+async fn set_webhook_takes_an_uploaded_certificate_and_refuses_a_non_certificate() {
+    let tg = FakeTelegram::start(TelegramOptions::default())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let upload = |file: &'static [u8]| {
+        let form = reqwest::multipart::Form::new()
+            .text("url", "https://bot.example.com/webhook")
+            .text("allowed_updates", r#"["message"]"#)
+            .part(
+                "certificate",
+                reqwest::multipart::Part::bytes(file).file_name("cert.pem"),
+            );
+        client
+            .post(format!("{}/bot{TOKEN}/setWebhook", tg.base_url()))
+            .multipart(form)
+            .send()
+    };
+    let refused: Value = upload(b"not a certificate")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(tg.webhook_url().is_none());
+    let taken: Value = upload(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(taken["ok"], true, "{taken}");
+    let info = tg.webhook_info();
+    assert_eq!(info["has_custom_certificate"], true, "{info}");
+    assert_eq!(
+        info["allowed_updates"],
+        json!(["message"]),
+        "form fields are JSON-decoded"
+    );
+}

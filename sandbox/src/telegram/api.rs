@@ -39,7 +39,13 @@ async fn bot_api(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let (status, body) = match params::parse(content_type, uri.query(), &body) {
+    let parts = match content_type {
+        Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/") => {
+            params::multipart(ct, body.clone()).await.ok()
+        }
+        _ => None,
+    };
+    let (status, body) = match params::parse(content_type, uri.query(), &body, parts) {
         Ok(params) => execute(&state, token, method, params, headers_vec),
         Err(description) => {
             let err = ApiError::bad_request(description).to_json();

@@ -169,6 +169,27 @@ fn set_webhook(inner: &mut Inner, token: &str, params: &Value) -> Reply {
     if let Some(secret) = &secret {
         validate::secret_token(secret).map_err(ApiError::bad_request)?;
     }
+    // A self-signed certificate is uploaded as a file; Telegram checks it is one.
+    let custom_certificate = match params.get("certificate") {
+        None => false,
+        Some(Value::Object(file)) => {
+            let pem = file
+                .get("upload_text")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ApiError::bad_request(
+                    "Bad Request: bad webhook: Failed to set custom certificate file",
+                ));
+            }
+            true
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Bad Request: bad webhook: the certificate must be uploaded as a file",
+            ));
+        }
+    };
     let max_connections = params::int(params, "max_connections")
         .map(|n| n.clamp(1, 100))
         .unwrap_or(40);
@@ -192,6 +213,7 @@ fn set_webhook(inner: &mut Inner, token: &str, params: &Value) -> Reply {
         token: token.to_owned(),
         pending: previous.as_ref().map_or(0, |w| w.pending),
         last_error: None,
+        custom_certificate,
     });
     ok_described(json!(true), "Webhook was set")
 }
@@ -202,7 +224,7 @@ pub(crate) fn webhook_info(inner: &Inner) -> Value {
     };
     let mut info = json!({
         "url": w.url,
-        "has_custom_certificate": false,
+        "has_custom_certificate": w.custom_certificate,
         "pending_update_count": w.pending,
         "max_connections": w.max_connections,
         "ip_address": "127.0.0.1",

@@ -178,6 +178,8 @@ pub(crate) struct Webhook {
     pub token: String,
     pub pending: u32,
     pub last_error: Option<(i64, String)>,
+    /// A certificate was uploaded with setWebhook (self-signed webhooks).
+    pub custom_certificate: bool,
 }
 
 pub(crate) fn unix_now() -> i64 {

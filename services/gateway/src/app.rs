@@ -92,10 +92,20 @@ impl App {
     /// Serves until `shutdown`; requests in flight are finished first.
     pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
         if let Some(url) = self.state.cfg.webhook_url.clone() {
+            let certificate = self.state.cfg.webhook_certificate.as_deref().and_then(|path| {
+                match crate::certificate::to_upload(path, crate::certificate::host_of(&url)) {
+                    Ok(upload) => upload,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SSL_CERT_PATH unusable; registering the webhook without a certificate");
+                        None
+                    }
+                }
+            });
             register::spawn(
                 telegram::Bot::new(&self.state.cfg.telegram),
                 url,
                 self.state.cfg.webhook_secret.clone(),
+                certificate,
                 shutdown.clone(),
             );
         }

@@ -39,6 +39,9 @@ pub struct Config {
     /// `OPS_ALLOWED_IPS`: who may read `/metrics` and the detailed
     /// `/health/*` (loopback and private ranges by default; see `ops.rs`).
     pub ops_allowed: Vec<IpNet>,
+    /// `SSL_CERT_PATH`: nginx's certificate; uploaded with setWebhook when
+    /// no public CA signed it (see `certificate.rs`).
+    pub webhook_certificate: Option<std::path::PathBuf>,
     pub db: DbConfig,
     pub redis: cache::RedisConfig,
     pub telegram: telegram::TelegramConfig,
@@ -101,6 +104,7 @@ impl Config {
             work_limit: budget + WORK_GRACE,
             trusted_proxies,
             ops_allowed: env.list_or("OPS_ALLOWED_IPS", crate::ops::default_allowlist())?,
+            webhook_certificate: env.optional("SSL_CERT_PATH").map(Into::into),
             db: DbConfig::from_env(env)?,
             redis: cache::RedisConfig::from_env(env)?,
             telegram,

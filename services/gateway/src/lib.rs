@@ -3,6 +3,7 @@
 
 mod app;
 mod callbacks;
+mod certificate;
 mod chat_order;
 mod client_ip;
 pub mod config;

@@ -29,16 +29,36 @@ async fn report_info(bot: &telegram::Bot) {
     }
 }
 
-pub fn spawn(bot: telegram::Bot, url: String, secret: SecretString, shutdown: CancellationToken) {
+/// `certificate`: the PEM to upload (self-signed), or None (publicly trusted).
+pub fn spawn(
+    bot: telegram::Bot,
+    url: String,
+    secret: SecretString,
+    certificate: Option<Vec<u8>>,
+    shutdown: CancellationToken,
+) {
     tokio::spawn(async move {
         let mut delay = Duration::from_millis(500);
         loop {
-            match bot
-                .set_webhook(&url, secret.expose_secret(), ALLOWED_UPDATES)
-                .await
-            {
+            let registered = match &certificate {
+                Some(pem) => {
+                    bot.set_webhook_with_certificate(
+                        &url,
+                        secret.expose_secret(),
+                        ALLOWED_UPDATES,
+                        pem.clone(),
+                    )
+                    .await
+                }
+                None => {
+                    bot.set_webhook(&url, secret.expose_secret(), ALLOWED_UPDATES)
+                        .await
+                }
+            };
+            match registered {
                 Ok(()) => {
-                    tracing::info!(%url, "webhook registered with Telegram");
+                    let uploaded = certificate.is_some();
+                    tracing::info!(%url, certificate_uploaded = uploaded, "webhook registered with Telegram");
                     report_info(&bot).await;
                     return;
                 }

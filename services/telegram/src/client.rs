@@ -273,17 +273,23 @@ impl Bot {
         params: &Value,
     ) -> Result<T, TgError> {
         let url = format!("{}/{}", self.method_base, method);
-        let resp = runtime::http::traced(self.http.post(url).json(params))
-            .send()
-            .await
-            .map_err(|e| {
-                // Refused before anything was written: Telegram never saw it.
-                if e.is_connect() {
-                    TgError::NotSent(format!("{method}: {}", e.without_url()))
-                } else {
-                    TgError::Unconfirmed(format!("{method}: {}", e.without_url()))
-                }
-            })?;
+        self.execute(method, self.http.post(url).json(params)).await
+    }
+
+    /// Sends one prepared request and classifies the answer.
+    async fn execute<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, TgError> {
+        let resp = runtime::http::traced(request).send().await.map_err(|e| {
+            // Refused before anything was written: Telegram never saw it.
+            if e.is_connect() {
+                TgError::NotSent(format!("{method}: {}", e.without_url()))
+            } else {
+                TgError::Unconfirmed(format!("{method}: {}", e.without_url()))
+            }
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
@@ -369,6 +375,34 @@ impl Bot {
             params["text"] = json!(t);
         }
         self.call::<bool>("answerCallbackQuery", &params)
+            .await
+            .map(|_| ())
+    }
+
+    /// setWebhook with a self-signed certificate uploaded (multipart), which
+    /// Telegram needs to trust a webhook whose certificate no public CA signed.
+    pub async fn set_webhook_with_certificate(
+        &self,
+        url: &str,
+        secret_token: &str,
+        allowed_updates: &[&str],
+        certificate_pem: Vec<u8>,
+    ) -> Result<(), TgError> {
+        let certificate = reqwest::multipart::Part::bytes(certificate_pem)
+            .file_name("cert.pem")
+            .mime_str("application/x-pem-file")
+            .expect("a valid MIME type");
+        let form = reqwest::multipart::Form::new()
+            .text("url", url.to_string())
+            .text("secret_token", secret_token.to_string())
+            .text("allowed_updates", json!(allowed_updates).to_string())
+            .text("max_connections", "40")
+            .part("certificate", certificate);
+        let request = self
+            .http
+            .post(format!("{}/setWebhook", self.method_base))
+            .multipart(form);
+        self.execute::<bool>("setWebhook", request)
             .await
             .map(|_| ())
     }

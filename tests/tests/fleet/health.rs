@@ -244,3 +244,50 @@ async fn health_shows_telegrams_last_delivery_error_for_the_webhook() {
     }
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_self_signed_certificate_is_uploaded_with_set_webhook() {
+    let mut fleet = Fleet::start().await;
+    assert_eq!(
+        fleet.tg.webhook_info()["has_custom_certificate"],
+        false,
+        "no SSL_CERT_PATH, nothing uploaded"
+    );
+    // nginx's certificate is the self-signed one ssl/generate-ssl.sh makes.
+    let gateway = fleet.gateway.take().unwrap();
+    gateway.stop().await;
+    let cert = fleet.nginx.cert_path();
+    fleet.env.set("SSL_CERT_PATH", cert.display().to_string());
+    fleet.start_gateway().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fleet.tg.webhook_info()["has_custom_certificate"] != true {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the certificate never reached setWebhook: {}",
+            fleet.tg.webhook_info()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let upload = fleet
+        .tg
+        .calls_to("setWebhook")
+        .into_iter()
+        .next_back()
+        .expect("setWebhook");
+    assert!(
+        upload.params["certificate"]["upload_text"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE"),
+        "the PEM itself was uploaded"
+    );
+    assert!(
+        upload.params["allowed_updates"].is_array(),
+        "{}",
+        upload.params
+    );
+    // Updates still flow through the re-registered webhook.
+    let reply = fleet.say(&crate::harness::user(1104), "/start").await;
+    assert!(reply.ok());
+    fleet.stop().await;
+}

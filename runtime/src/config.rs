@@ -415,6 +415,19 @@ fn accept_seed_leftovers(env: &Env) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The address of a peer service's gRPC endpoint (`BOT_GRPC_URL` and the like).
+pub fn grpc_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
+    let v = env.string_or(name, default);
+    if !(v.starts_with("http://") || v.starts_with("https://")) {
+        return Err(ConfigError::malformed(
+            name,
+            &v,
+            "expected http://host:port",
+        ));
+    }
+    Ok(v)
+}
+
 /// A listen address such as `0.0.0.0:50051`.
 pub fn listen_addr(
     env: &Env,

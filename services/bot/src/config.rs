@@ -1,4 +1,4 @@
-use runtime::config::{CommonConfig, ConfigError, Env, listen_addr};
+use runtime::config::{CommonConfig, ConfigError, Env, grpc_url, listen_addr};
 use runtime::db::DbConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,18 +55,6 @@ impl Config {
             telegram: telegram::TelegramConfig::from_env(env)?,
         })
     }
-}
-
-fn grpc_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
-    let v = env.string_or(name, default);
-    if !(v.starts_with("http://") || v.starts_with("https://")) {
-        return Err(ConfigError::malformed(
-            name,
-            &v,
-            "expected http://host:port",
-        ));
-    }
-    Ok(v)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use ipnet::IpNet;
 use md5::{Digest, Md5};
-use runtime::config::{CommonConfig, ConfigError, Env, listen_addr, public_url};
+use runtime::config::{CommonConfig, ConfigError, Env, grpc_url, listen_addr, public_url};
 use runtime::db::DbConfig;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -110,18 +110,6 @@ impl Config {
             telegram,
         })
     }
-}
-
-fn grpc_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
-    let v = env.string_or(name, default);
-    if !(v.starts_with("http://") || v.starts_with("https://")) {
-        return Err(ConfigError::malformed(
-            name,
-            &v,
-            "expected http://host:port",
-        ));
-    }
-    Ok(v)
 }
 
 /// Telegram's rule for `secret_token`.

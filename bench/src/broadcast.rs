@@ -38,10 +38,16 @@ pub struct Infra {
     /// The Redis the broadcast service uses (REDIS_* from infra.env).
     pub redis_env: Vec<(String, String)>,
     pub redis_pid: Option<u32>,
+    /// Record a system-wide `perf` profile of each measured window.
+    pub perf: bool,
 }
 
 impl Infra {
-    pub async fn from_env(broadcast_bin: PathBuf, logs: PathBuf) -> anyhow::Result<Infra> {
+    pub async fn from_env(
+        broadcast_bin: PathBuf,
+        logs: PathBuf,
+        perf: bool,
+    ) -> anyhow::Result<Infra> {
         let names = [
             "REDIS_MASTER_HOST",
             "REDIS_MASTER_PORT",
@@ -73,6 +79,7 @@ impl Infra {
             logs,
             redis_env,
             redis_pid: info_field(&info, "process_id").and_then(|p| p.parse().ok()),
+            perf,
         })
     }
 }
@@ -240,7 +247,7 @@ impl Service {
                     && label.is_none_or(|lb| l.contains(lb))
             })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+            .fold(0.0, |a, v| a + v)
     }
 
     /// SIGTERM (graceful: in-flight sends are recorded), SIGKILL after 20 s.
@@ -281,6 +288,7 @@ struct Cpu {
     postgres: Duration,
     redis: Duration,
     harness: Duration,
+    machine: Duration,
 }
 
 fn cpu_now(bc_pid: u32, pg_pid: u32, redis_pid: Option<u32>) -> Cpu {
@@ -291,6 +299,7 @@ fn cpu_now(bc_pid: u32, pg_pid: u32, redis_pid: Option<u32>) -> Cpu {
             .and_then(|p| procfs::cpu(p).ok())
             .unwrap_or_default(),
         harness: procfs::self_cpu(),
+        machine: procfs::machine_busy(),
     }
 }
 
@@ -320,6 +329,48 @@ impl RssSampler {
     async fn finish(self) -> Vec<(Instant, u64)> {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap_or_default()
+    }
+}
+
+/// `perf record` of the broadcast service with call graphs unwound from
+/// DWARF (a release build keeps no frame pointers, but has unwind tables).
+/// The other processes' share is in the /proc figures already.
+struct Perf {
+    child: tokio::process::Child,
+}
+
+impl Perf {
+    async fn start(pid: u32, out: &Path) -> anyhow::Result<Perf> {
+        let child = tokio::process::Command::new("perf")
+            .args([
+                "record",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "499",
+                "--call-graph",
+                "dwarf,16384",
+            ])
+            .args(["-p", &pid.to_string(), "-o"])
+            .arg(out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("perf record (apt-get install linux-perf)")?;
+        // Let it attach before the measured window opens.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(Perf { child })
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await;
     }
 }
 
@@ -511,6 +562,17 @@ async fn run_once(infra: &Infra, sc: &Scenario, db: &Database, rep: usize) -> an
     }
     let uids = uuids(&ids)?;
 
+    let perf = if infra.perf {
+        Some(
+            Perf::start(
+                svc.pid,
+                &infra.logs.join(format!("perf-{}-{}.data", sc.key, rep + 1)),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let rss = RssSampler::start(svc.pid);
     let cpu0 = cpu_now(svc.pid, db.postmaster, infra.redis_pid);
     let t0 = SystemTime::now();
@@ -562,6 +624,9 @@ async fn run_once(infra: &Infra, sc: &Scenario, db: &Database, rep: usize) -> an
     let cpu_end = cpu_now(svc.pid, db.postmaster, infra.redis_pid);
     let mem_end = procfs::memory(svc.pid).unwrap_or_default();
     let samples = rss.finish().await;
+    if let Some(p) = perf {
+        p.stop().await;
+    }
     f.insert(
         "late_slots",
         svc.metric("broadcast_late_slots_total", None).await,
@@ -631,10 +696,30 @@ async fn run_once(infra: &Infra, sc: &Scenario, db: &Database, rep: usize) -> an
             .map(|w| w[1].duration_since(w[0]).unwrap_or_default().as_secs_f64())
             .filter(|g| *g > 2.0 * slot)
             .map(|g| g - slot)
-            .sum();
+            .fold(0.0, |a, g| a + g);
         if span > 0.0 {
             f.insert("idle_pct", 100.0 * idle / span);
         }
+        // The middle 98 % of the messages: the pipeline's steady state,
+        // without the start and the tail of retried recipients.
+        let (p1, p99) = (times.len() / 100, times.len() * 99 / 100);
+        if p99 > p1 + 1 {
+            let d = times[p99].duration_since(times[p1]).unwrap_or_default();
+            f.insert("rate_p1_p99", (p99 - p1) as f64 / d.as_secs_f64());
+        }
+        // Whole-second waits (a 429's retry_after pauses every sender).
+        let paused: f64 = times
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]).unwrap_or_default().as_secs_f64())
+            .filter(|g| *g >= 0.9)
+            .fold(0.0, |a, g| a + g);
+        f.insert("paused_s", paused);
+        // The last 1 % of the messages (retried recipients, mostly).
+        let at99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+        f.insert(
+            "tail_s",
+            last.duration_since(at99).unwrap_or_default().as_secs_f64(),
+        );
     }
 
     // CPU per message, over the whole run (start to last outcome recorded).
@@ -658,6 +743,19 @@ async fn run_once(infra: &Infra, sc: &Scenario, db: &Database, rep: usize) -> an
     }
     let total = |c: Cpu| c.broadcast + c.postgres + c.redis + c.harness;
     f.insert("all_us", per_msg(total(cpu0), total(cpu_end)));
+    // Whatever else ran on the machine meanwhile (other users, builds): the
+    // context for the wall-clock figures of this run.
+    let ours = total(cpu_end).saturating_sub(total(cpu0));
+    let busy = cpu_end.machine.saturating_sub(cpu0.machine);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let wall = (end - i0).as_secs_f64();
+    if wall > 0.0 {
+        f.insert(
+            "others_pct",
+            100.0 * busy.saturating_sub(ours).as_secs_f64() / (wall * cores),
+        );
+        f.insert("ours_pct", 100.0 * ours.as_secs_f64() / (wall * cores));
+    }
     // Starting (materialising) separately: mostly Postgres.
     let ms = |a: Duration, b: Duration| b.saturating_sub(a).as_secs_f64() * 1e3;
     f.insert("pg_start_ms", ms(cpu0.postgres, cpu_running.postgres));

@@ -3,7 +3,7 @@
 //! recipient, an outcome not recorded).
 //!
 //! ```text
-//! bench broadcast [--quick] [--reps N] [--only KEY,...] [--write BENCHMARKS.md]
+//! bench broadcast [--quick] [--reps N] [--only KEY,...] [--write BENCHMARKS.md] [--perf]
 //! ```
 //!
 //! Run it through `scripts/bench.sh`, which builds in release mode and
@@ -24,6 +24,7 @@ struct Args {
     reps: Option<usize>,
     only: Option<Vec<String>>,
     write: Option<PathBuf>,
+    perf: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -31,7 +32,7 @@ fn parse_args() -> anyhow::Result<Args> {
     match args.next().as_deref() {
         Some("broadcast") => {}
         other => anyhow::bail!(
-            "usage: bench broadcast [--quick] [--reps N] [--only KEY,...] [--write FILE] (got {other:?})"
+            "usage: bench broadcast [--quick] [--reps N] [--only KEY,...] [--write FILE] [--perf] (got {other:?})"
         ),
     }
     let mut a = Args {
@@ -39,6 +40,7 @@ fn parse_args() -> anyhow::Result<Args> {
         reps: None,
         only: None,
         write: None,
+        perf: false,
     };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -47,6 +49,7 @@ fn parse_args() -> anyhow::Result<Args> {
         };
         match arg.as_str() {
             "--quick" => a.quick = true,
+            "--perf" => a.perf = true,
             "--reps" => a.reps = Some(value("--reps")?.parse()?),
             "--only" => {
                 a.only = Some(
@@ -69,6 +72,7 @@ const RATE_ROWS: &[Row] = &[
     row("rate_steady", "sustained rate, msg/s (first and last second left out)", "", 2),
     row("budget_share", "share of the budget, %", "≥ 99 %", 1),
     row("rate_first_last", "rate first to last message, msg/s", "", 2),
+    row("rate_p1_p99", "rate over the middle 98 % of the messages, msg/s", "", 2),
     row("peak_1s", "most sends in any sliding second (the sandbox's count)", "≤ budget", 0),
     row("n429", "429 answers from the sandbox", "0", 0),
     row("duplicates", "duplicate deliveries", "0", 0),
@@ -80,15 +84,21 @@ const RATE_ROWS: &[Row] = &[
     row("harness_us", "fake Telegram + harness CPU per message, µs", "", 1),
     row("hwm_end_mb", "broadcast peak RSS (VmHWM), MB", "< 100 MB", 1),
     row("late_slots", "budget slots missed by > 4 ms (re-queued)", "", 0),
+    row("retries", "sends re-queued when due (429, flood wait)", "", 0),
     row("idle_pct", "budget idle in gaps longer than two slots, % of the time", "", 1),
+    row("paused_s", "time in whole-second pauses (after a 429), s", "", 2),
+    row("tail_s", "time for the last 1 % of the messages, s", "", 2),
     row("batch_mean", "recipients per claimed batch (mean)", "", 1),
     row("wall_s", "StartCampaign to the last outcome recorded, s", "", 1),
+    row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
+    row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
 
 #[rustfmt::skip]
 const RAW_ROWS: &[Row] = &[
     row("rate_steady", "sustained rate, msg/s (both campaigns together)", "≥ 5,000", 0),
     row("rate_first_last", "rate first to last message, msg/s", "", 0),
+    row("rate_p1_p99", "rate over the middle 98 % of the messages, msg/s", "", 0),
     row("bc_us", "broadcast CPU per message, µs", "", 1),
     row("pg_us", "Postgres CPU per message, µs (every backend)", "", 1),
     row("redis_us", "Redis master CPU per message, µs", "", 1),
@@ -100,8 +110,11 @@ const RAW_ROWS: &[Row] = &[
     row("first_msg_s", "StartCampaign to the first message, s", "< 1 s", 3),
     row("hwm_end_mb", "broadcast peak RSS (VmHWM), MB", "< 100 MB", 1),
     row("late_slots", "budget slots missed by > 4 ms (re-queued)", "", 0),
-    row("idle_pct", "budget idle in gaps longer than two slots, % of the time", "", 1),
+    row("retries", "sends re-queued when due (429, flood wait)", "", 0),
+    row("tail_s", "time for the last 1 % of the messages, s", "", 2),
     row("batch_mean", "recipients per claimed batch (mean)", "", 1),
+    row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
+    row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
 
 #[rustfmt::skip]
@@ -117,6 +130,8 @@ const MATERIALISE_ROWS: &[Row] = &[
     row("delivered", "messages sent before the cancel", "", 0),
     row("bc_us", "broadcast CPU per message sent, µs", "", 1),
     row("duplicates", "duplicate deliveries", "0", 0),
+    row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
+    row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
 
 fn scenarios(quick: bool) -> Vec<(Scenario, &'static [Row], String)> {
@@ -225,6 +240,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let infra = Infra::from_env(
         broadcast::default_binary(),
         root.join("target").join("bench").join("logs"),
+        args.perf,
     )
     .await?;
     if !infra.broadcast_bin.exists() {

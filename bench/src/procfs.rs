@@ -90,6 +90,25 @@ pub fn tree_cpu(parent: u32) -> anyhow::Result<Duration> {
     Ok(total)
 }
 
+/// CPU time the whole machine spent busy so far (every core, every process).
+pub fn machine_busy() -> Duration {
+    let raw = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = raw.lines().find(|l| l.starts_with("cpu ")) else {
+        return Duration::ZERO;
+    };
+    // user nice system idle iowait irq softirq steal (guest time is in user).
+    let f: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|i| f.get(*i))
+        .sum::<u64>();
+    ticks(busy)
+}
+
 /// `VmRSS` and `VmHWM` (peak) of a process, in KiB.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {

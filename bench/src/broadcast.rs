@@ -760,6 +760,21 @@ async fn run_once(infra: &Infra, sc: &Scenario, db: &Database, rep: usize) -> an
     let ms = |a: Duration, b: Duration| b.saturating_sub(a).as_secs_f64() * 1e3;
     f.insert("pg_start_ms", ms(cpu0.postgres, cpu_running.postgres));
     f.insert("bc_start_ms", ms(cpu0.broadcast, cpu_running.broadcast));
+    // Sending separately (after the start), per message.
+    f.insert(
+        "pg_send_us",
+        per_msg(cpu_running.postgres, cpu_end.postgres),
+    );
+    f.insert(
+        "bc_send_us",
+        per_msg(cpu_running.broadcast, cpu_end.broadcast),
+    );
+    if let Some(first) = f.get("first_msg_s").copied() {
+        f.insert(
+            "first_after_running_s",
+            first - (running_at - i0).as_secs_f64(),
+        );
+    }
     let mb = |kib: u64| kib as f64 / 1024.0;
     f.insert("hwm_running_mb", mb(mem_running.hwm_kib));
     f.insert("hwm_end_mb", mb(mem_end.hwm_kib));

@@ -870,7 +870,7 @@ fn dump_calls(
     calls: &[sandbox::telegram::RecordedCall],
     t0: SystemTime,
 ) {
-    let mut out = String::from("ms,method,chat,status,paid\n");
+    let mut out = String::from("ms,method,chat,status,paid,error\n");
     for c in calls.iter().filter(|c| c.token == token) {
         let ms = match c.at.duration_since(t0) {
             Ok(d) => d.as_secs_f64() * 1e3,
@@ -880,8 +880,15 @@ fn dump_calls(
             .params
             .get("allow_paid_broadcast")
             .is_some_and(|v| v == true);
+        let error = c
+            .response
+            .get("description")
+            .and_then(|d| d.as_str())
+            .filter(|_| !c.ok())
+            .unwrap_or("")
+            .replace([',', '\n'], ";");
         out.push_str(&format!(
-            "{ms:.3},{},{},{},{}\n",
+            "{ms:.3},{},{},{},{},{error}\n",
             c.method,
             c.chat_id().unwrap_or(0),
             c.status,

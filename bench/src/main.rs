@@ -131,6 +131,7 @@ const MATERIALISE_ROWS: &[Row] = &[
     row("delivered", "messages sent before the cancel", "", 0),
     row("bc_send_us", "broadcast CPU per message while sending, µs", "", 1),
     row("pg_send_us", "Postgres CPU per message while sending, µs", "", 1),
+    row("late_slots", "budget slots missed by > 4 ms (re-queued)", "", 0),
     row("duplicates", "duplicate deliveries", "0", 0),
     row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
     row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),

@@ -851,6 +851,17 @@ async fn run_once(infra: &Infra, sc: &Scenario, db: &Database, rep: usize) -> an
     }
     let warnings = svc.stop().await;
     f.insert("warnings", warnings.len() as f64);
+    // sqlx logs statements slower than 500 ms with their duration.
+    let slow: Vec<f64> = warnings
+        .iter()
+        .filter(|l| l.contains("slow statement"))
+        .filter_map(|l| {
+            let v = l.split("\"elapsed_secs\":").nth(1)?;
+            v.split([',', '}']).next()?.trim().parse().ok()
+        })
+        .collect();
+    f.insert("slow_count", slow.len() as f64);
+    f.insert("slow_max_s", slow.iter().copied().fold(0.0, f64::max));
     tg.shutdown();
     Ok(Run {
         figures: f,

@@ -90,6 +90,8 @@ const RATE_ROWS: &[Row] = &[
     row("tail_s", "time for the last 1 % of the messages, s", "", 2),
     row("batch_mean", "recipients per claimed batch (mean)", "", 1),
     row("wall_s", "StartCampaign to the last outcome recorded, s", "", 1),
+    row("slow_count", "statements over 500 ms (the service's slow-statement warnings)", "", 0),
+    row("slow_max_s", "slowest statement, s", "", 2),
     row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
     row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
@@ -113,6 +115,8 @@ const RAW_ROWS: &[Row] = &[
     row("retries", "sends re-queued when due (429, flood wait)", "", 0),
     row("tail_s", "time for the last 1 % of the messages, s", "", 2),
     row("batch_mean", "recipients per claimed batch (mean)", "", 1),
+    row("slow_count", "statements over 500 ms (the service's slow-statement warnings)", "", 0),
+    row("slow_max_s", "slowest statement, s", "", 2),
     row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
     row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
@@ -133,6 +137,8 @@ const MATERIALISE_ROWS: &[Row] = &[
     row("pg_send_us", "Postgres CPU per message while sending, µs", "", 1),
     row("late_slots", "budget slots missed by > 4 ms (re-queued)", "", 0),
     row("duplicates", "duplicate deliveries", "0", 0),
+    row("slow_count", "statements over 500 ms (the service's slow-statement warnings)", "", 0),
+    row("slow_max_s", "slowest statement, s", "", 2),
     row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
     row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
@@ -255,6 +261,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let reps = args.reps.unwrap_or(if args.quick { 1 } else { 3 });
     let (pg, redis) = broadcast::server_versions(&infra).await;
     let mut sections = Vec::new();
+    let mut keyed = Vec::new();
     for (sc, rows, setup) in scenarios(args.quick) {
         if let Some(only) = &args.only
             && !only.iter().any(|k| k == sc.key)
@@ -262,6 +269,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         let runs = broadcast::run_scenario(&infra, &sc, reps).await?;
+        keyed.push(sc.key);
         sections.push(Section {
             title: sc.title.clone(),
             setup,
@@ -272,6 +280,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let machine = report::Machine::detect(if args.quick { "quick" } else { "full" }, pg, redis);
     let generated = report::render(&machine, &sections);
     println!("{generated}");
+    let all: Vec<(String, &[broadcast::Run])> = keyed
+        .iter()
+        .zip(&sections)
+        .map(|(k, s)| (k.to_string(), &s.runs[..]))
+        .collect();
+    let csv = infra.logs.join("figures.csv");
+    std::fs::write(&csv, report::figures_csv(&all))?;
+    eprintln!("bench: every run's figures in {}", csv.display());
     let failed = sections
         .iter()
         .flat_map(|s| &s.runs)

@@ -97,6 +97,15 @@ pub fn render(m: &Machine, sections: &[Section]) -> String {
         "Measured {} on {} cores ({}), Linux {}, PostgreSQL {}, Redis {}; commit `{}`; {} mode.\n",
         m.date, m.cores, m.model, m.kernel, m.postgres, m.redis, m.commit, m.mode
     );
+    let _ = writeln!(
+        out,
+        "Each run starts a fresh broadcast process (after a 20-recipient warm-up campaign) and a \
+         fresh fake Telegram. The runs of a scenario share one database: run 1 starts on an empty \
+         `campaign_recipients` table, later runs on one whose planner statistics were gathered \
+         during run 1 (the TRUNCATE between runs keeps them), which is the state every campaign \
+         after the first one starts in. CPU figures are per message delivered, over the time from \
+         StartCampaign to the last outcome recorded.\n"
+    );
     for s in sections {
         let _ = writeln!(out, "### {}\n\n{}\n", s.title, s.setup);
         let _ = writeln!(
@@ -111,7 +120,10 @@ pub fn render(m: &Machine, sections: &[Section]) -> String {
                 .iter()
                 .filter_map(|run| run.figures.get(r.key).copied())
                 .collect();
-            let shown = Summary::of(&values).map_or("–".to_string(), |v| v.show(r.decimals));
+            let mut shown = Summary::of(&values).map_or("–".to_string(), |v| v.show(r.decimals));
+            if !values.is_empty() && values.len() < s.runs.len() {
+                shown.push_str(&format!(" — {} of {} runs", values.len(), s.runs.len()));
+            }
             let _ = writeln!(out, "| {} | {} | {} |", r.label, r.goal, shown);
         }
         let problems: Vec<&String> = s.runs.iter().flat_map(|r| &r.problems).collect();
@@ -137,6 +149,22 @@ pub fn render(m: &Machine, sections: &[Section]) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{END}");
+    out
+}
+
+/// Every figure of every run, one per line (scenario,run,figure,value), for
+/// looking past the medians.
+pub fn figures_csv(sections: &[(String, &[crate::broadcast::Run])]) -> String {
+    let mut out = String::from("scenario,run,figure,value\n");
+    for (key, runs) in sections {
+        for (i, run) in runs.iter().enumerate() {
+            let mut figs: Vec<_> = run.figures.iter().collect();
+            figs.sort_by_key(|(k, _)| **k);
+            for (k, v) in figs {
+                let _ = writeln!(out, "{key},{},{k},{v}", i + 1);
+            }
+        }
+    }
     out
 }
 

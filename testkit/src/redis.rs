@@ -30,14 +30,18 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const PORT_ATTEMPTS: usize = 5;
 const LOOPBACK: &str = "127.0.0.1";
 
-/// A running master + two replicas. Dropping it kills the servers and removes
-/// their data directory.
+/// The name the Sentinels monitor the master under (redis/sentinel.conf).
+pub const SENTINEL_MASTER: &str = "starshop";
+
+/// A running master + two replicas, optionally watched by three Sentinels.
+/// Dropping it kills the servers and removes their data directory.
 pub struct RedisTrio {
     bin: PathBuf,
     root: PathBuf,
     password: Option<String>,
     master: Node,
     replicas: [Node; 2],
+    sentinels: Vec<Node>,
 }
 
 struct Node {
@@ -100,6 +104,65 @@ impl RedisTrio {
         Self::launch(Some(password.to_string())).await
     }
 
+    /// Starts a trio and three Sentinels watching it (the shipped
+    /// `redis/sentinel.conf`), and waits until every Sentinel knows both
+    /// replicas and the other two Sentinels, so a failover can be agreed.
+    pub async fn start_with_sentinels(password: Option<&str>) -> anyhow::Result<RedisTrio> {
+        let mut trio = Self::launch(password.map(str::to_string)).await?;
+        for name in ["sentinel1", "sentinel2", "sentinel3"] {
+            let mut node = Node::new(name, &trio.root);
+            std::fs::create_dir_all(&node.dir)
+                .with_context(|| format!("create {}", node.dir.display()))?;
+            let spec = Spec {
+                bin: &trio.bin,
+                password: trio.password.as_deref(),
+                conf: "sentinel.conf",
+                replica_of: Some(trio.master.port),
+            };
+            spawn_node(&spec, &mut node, true).await?;
+            trio.sentinels.push(node);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for s in &trio.sentinels {
+            loop {
+                let info = trio.command(s.port, &["INFO", "sentinel"]).await;
+                if let Ok(info) = &info
+                    && info.contains("slaves=2,sentinels=3")
+                {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    bail!(
+                        "redis {} never saw 2 replicas and 3 sentinels: {info:?}\nlog:\n{}",
+                        s.name,
+                        s.log_tail()
+                    );
+                }
+                sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(trio)
+    }
+
+    pub fn sentinel_ports(&self) -> Vec<u16> {
+        self.sentinels.iter().map(|s| s.port).collect()
+    }
+
+    /// The port of the node the Sentinels call master now (after a failover,
+    /// one of the replica ports).
+    pub async fn sentinel_master_port(&self) -> anyhow::Result<u16> {
+        let s = self.sentinels.first().context("no sentinels started")?;
+        let info = self.command(s.port, &["INFO", "sentinel"]).await?;
+        let addr = info
+            .split(',')
+            .find_map(|f| f.strip_prefix("address="))
+            .with_context(|| format!("no master address in {info:?}"))?;
+        let port = addr.rsplit_once(':').map(|(_, p)| p).unwrap_or(addr);
+        port.trim()
+            .parse()
+            .with_context(|| format!("bad address {addr:?}"))
+    }
+
     async fn launch(password: Option<String>) -> anyhow::Result<RedisTrio> {
         let bin = redis_server_bin()?;
         let root =
@@ -108,6 +171,7 @@ impl RedisTrio {
             bin,
             master: Node::new("master", &root),
             replicas: [Node::new("replica1", &root), Node::new("replica2", &root)],
+            sentinels: Vec::new(),
             root,
             password,
         };
@@ -194,7 +258,51 @@ impl RedisTrio {
         if let Some(pw) = &self.password {
             pairs.push(("REDIS_PASSWORD".to_string(), pw.clone()));
         }
+        if !self.sentinels.is_empty() {
+            let list: Vec<String> = self
+                .sentinels
+                .iter()
+                .map(|s| format!("{LOOPBACK}:{}", s.port))
+                .collect();
+            pairs.push(("REDIS_SENTINELS".to_string(), list.join(",")));
+            pairs.push((
+                "REDIS_SENTINEL_MASTER".to_string(),
+                SENTINEL_MASTER.to_string(),
+            ));
+        }
         pairs
+    }
+
+    /// Freezes replica `i` (SIGSTOP): it keeps its connections open and
+    /// answers nothing, like a node that hangs rather than dies.
+    pub fn pause_replica(&self, i: usize) -> anyhow::Result<()> {
+        self.signal_replica(i, "STOP")
+    }
+
+    /// Lets a frozen replica go on (SIGCONT).
+    pub fn resume_replica(&self, i: usize) -> anyhow::Result<()> {
+        self.signal_replica(i, "CONT")
+    }
+
+    fn signal_replica(&self, i: usize, signal: &str) -> anyhow::Result<()> {
+        let node = self
+            .replicas
+            .get(i)
+            .ok_or_else(|| anyhow!("replica index {i} out of range (0 or 1)"))?;
+        let pid = node
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .ok_or_else(|| anyhow!("redis {} is not running", node.name))?;
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .context("run kill")?;
+        if !status.success() {
+            bail!("kill -{signal} {pid} failed: {status}");
+        }
+        Ok(())
     }
 
     /// Runs one command on the node listening on `port` (authenticating when the
@@ -264,6 +372,7 @@ impl Drop for RedisTrio {
     fn drop(&mut self) {
         let mut children: Vec<Child> = std::iter::once(&mut self.master)
             .chain(self.replicas.iter_mut())
+            .chain(self.sentinels.iter_mut())
             .filter_map(|n| n.child.take())
             .collect();
         for child in &mut children {
@@ -319,14 +428,18 @@ async fn spawn_node(spec: &Spec<'_>, node: &mut Node, may_move: bool) -> anyhow:
 }
 
 async fn spawn_once(spec: &Spec<'_>, node: &Node) -> Result<Child, LaunchError> {
-    let conf = crate::repo_root().join("redis").join(spec.conf);
+    let conf = node_config(spec, node).map_err(LaunchError::Other)?;
     // A fresh log per attempt, so "address in use" from an earlier attempt is
     // not mistaken for this one's failure.
     let _ = std::fs::remove_file(node.log_path());
 
+    let sentinel = spec.conf == "sentinel.conf";
     let mut cmd = Command::new(spec.bin);
-    cmd.arg(&conf)
-        .arg("--port")
+    cmd.arg(&conf);
+    if sentinel {
+        cmd.arg("--sentinel");
+    }
+    cmd.arg("--port")
         .arg(node.port.to_string())
         .arg("--dir")
         .arg(&node.dir)
@@ -334,12 +447,16 @@ async fn spawn_once(spec: &Spec<'_>, node: &Node) -> Result<Child, LaunchError> 
         .arg(node.dir.join("redis.pid"))
         .arg("--logfile")
         .arg(node.log_path());
-    if let Some(master_port) = spec.replica_of {
+    if let Some(master_port) = spec.replica_of
+        && !sentinel
+    {
         cmd.arg("--replicaof")
             .arg(LOOPBACK)
             .arg(master_port.to_string());
     }
-    if let Some(pw) = spec.password {
+    if let Some(pw) = spec.password
+        && !sentinel
+    {
         cmd.arg("--requirepass").arg(pw).arg("--masterauth").arg(pw);
     }
     // Config errors are printed to stderr before the log file is opened.
@@ -395,6 +512,38 @@ async fn spawn_once(spec: &Spec<'_>, node: &Node) -> Result<Child, LaunchError> 
         }
         sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// A private copy of the shipped config in the node's directory: after a
+/// failover the Sentinels run CONFIG REWRITE on the nodes they repoint (and
+/// rewrite their own file), which must never touch the repository. A
+/// Sentinel's copy monitors the given master and carries the password.
+fn node_config(spec: &Spec<'_>, node: &Node) -> anyhow::Result<PathBuf> {
+    let shipped = crate::repo_root().join("redis").join(spec.conf);
+    let mut text =
+        std::fs::read_to_string(&shipped).with_context(|| format!("read {}", shipped.display()))?;
+    if spec.conf == "sentinel.conf" {
+        let master_port = spec
+            .replica_of
+            .context("a sentinel needs the master's port")?;
+        let monitor = format!("sentinel monitor {SENTINEL_MASTER} redis-master 6379 2");
+        if !text.contains(&monitor) {
+            bail!("{} has no line {monitor:?}", shipped.display());
+        }
+        text = text.replace(
+            &monitor,
+            &format!("sentinel monitor {SENTINEL_MASTER} {LOOPBACK} {master_port} 2"),
+        );
+        text = text.replace("bind 0.0.0.0", &format!("bind {LOOPBACK}"));
+        if let Some(pw) = spec.password {
+            text.push_str(&format!(
+                "\nrequirepass {pw}\nsentinel auth-pass {SENTINEL_MASTER} {pw}\n"
+            ));
+        }
+    }
+    let path = node.dir.join(spec.conf);
+    std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+    Ok(path)
 }
 
 fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {

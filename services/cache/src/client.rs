@@ -9,12 +9,12 @@ use fred::interfaces::{ClientLike, KeysInterface};
 use fred::prelude::{
     Builder, Config, Expiration, FromValue, Options, ReconnectPolicy, ServerConfig,
 };
-use fred::types::config::UnresponsiveConfig;
+use fred::types::config::{ReconnectError, Server, UnresponsiveConfig};
 use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
 use secrecy::ExposeSecret;
 use tokio::time::{Instant, sleep};
 
-use crate::config::{NodeAddr, RedisConfig};
+use crate::config::{Master, NodeAddr, RedisConfig};
 use crate::error::CacheError;
 
 /// Reconnect backoff: 10 ms doubling to 2 s, forever, plus up to 20 ms of
@@ -34,6 +34,8 @@ pub(crate) struct Node {
     pub(crate) addr: String,
     /// "master 10.0.0.5:6379", "replica2 10.0.0.7:6379": what errors name.
     pub(crate) label: String,
+    /// Found through the Sentinels rather than at a fixed address.
+    pub(crate) via_sentinel: bool,
     pool: Pool,
     options: Options,
     tasks: Vec<ConnectHandle>,
@@ -43,18 +45,22 @@ impl Node {
     fn connect(
         role: &'static str,
         name: &str,
-        addr: &NodeAddr,
+        server: ServerConfig,
+        addr: String,
         cfg: &RedisConfig,
     ) -> Result<Node, CacheError> {
         let label = format!("{name} {addr}");
+        let via_sentinel = matches!(server, ServerConfig::Sentinel { .. });
         let timeout = cfg.socket_timeout;
         let config = Config {
             // false: a node that is down at start-up is retried in the
             // background under the reconnect policy instead of failing
             // `connect` (services start before Redis and say so in /health).
             fail_fast: false,
+            // Also sent to the Sentinels, which therefore share the trio's
+            // `requirepass` (scripts/infra.sh and compose set it so).
             password: cfg.password.as_ref().map(|p| p.expose_secret().to_string()),
-            server: ServerConfig::new_centralized(addr.host.clone(), addr.port),
+            server,
             ..Config::default()
         };
         let pool = Builder::from_config(config)
@@ -74,6 +80,11 @@ impl Node {
                 // caught: each command is bounded by `timeout`, and TCP
                 // keepalive below drops the dead socket so fail-fast applies.
                 conn.unresponsive = UnresponsiveConfig::default();
+                // A master demoted by the Sentinels answers writes with
+                // READONLY: reconnect then (through the Sentinels, to the
+                // promoted node) instead of failing every write until the
+                // connection happens to drop.
+                conn.reconnect_errors = vec![ReconnectError::ReadOnly, ReconnectError::Loading];
                 conn.tcp.keepalive = Some(
                     socket2::TcpKeepalive::new()
                         .with_time(Duration::from_secs(10))
@@ -98,7 +109,8 @@ impl Node {
         };
         Ok(Node {
             role,
-            addr: addr.to_string(),
+            via_sentinel,
+            addr,
             label,
             pool,
             options,
@@ -119,6 +131,17 @@ impl Node {
         self.pool.clients().iter().any(|c| c.is_connected())
     }
 
+    /// The address the pool is connected to right now: for a master found
+    /// through the Sentinels, the node they last named.
+    pub(crate) fn connected_addr(&self) -> Option<String> {
+        self.pool
+            .clients()
+            .iter()
+            .filter(|c| c.is_connected())
+            .find_map(|c| c.active_connections().into_iter().next())
+            .map(|s| format!("{}:{}", s.host, s.port))
+    }
+
     pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
         self.client().get(key).await.map_err(|e| self.err(e))
     }
@@ -132,6 +155,10 @@ impl Drop for Node {
             task.abort();
         }
     }
+}
+
+fn centralized(addr: &NodeAddr) -> ServerConfig {
+    ServerConfig::new_centralized(addr.host.clone(), addr.port)
 }
 
 fn reconnect_policy() -> ReconnectPolicy {
@@ -266,12 +293,31 @@ impl Cache {
     /// Must be called inside a Tokio runtime. Fails only on an invalid
     /// configuration.
     pub async fn connect(cfg: &RedisConfig) -> Result<Cache, CacheError> {
-        let master = Node::connect("master", "master", &cfg.master, cfg)?;
+        let master_server = match &cfg.master {
+            Master::Fixed(addr) => centralized(addr),
+            Master::Sentinel { sentinels, name } => ServerConfig::Sentinel {
+                hosts: sentinels
+                    .iter()
+                    .map(|s| Server::new(s.host.clone(), s.port))
+                    .collect(),
+                service_name: name.clone(),
+            },
+        };
+        let master = Node::connect(
+            "master",
+            "master",
+            master_server,
+            cfg.master.to_string(),
+            cfg,
+        )?;
         let replicas = cfg
             .replicas
             .iter()
             .enumerate()
-            .map(|(i, addr)| Node::connect("replica", &format!("replica{}", i + 1), addr, cfg))
+            .map(|(i, addr)| {
+                let name = format!("replica{}", i + 1);
+                Node::connect("replica", &name, centralized(addr), addr.to_string(), cfg)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Cache {
             inner: Arc::new(Inner {

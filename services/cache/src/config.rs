@@ -10,6 +10,10 @@ pub const DEFAULT_PORT: u16 = 6379;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10;
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_KEY_PREFIX: &str = "starshop:";
+/// `REDIS_SENTINEL_MASTER` when unset: the name our scripts and compose give the master.
+pub const DEFAULT_SENTINEL_MASTER: &str = "starshop";
+/// Port of a Sentinel listed without one.
+pub const DEFAULT_SENTINEL_PORT: u16 = 26379;
 
 /// A Redis node's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +37,43 @@ impl fmt::Display for NodeAddr {
     }
 }
 
+/// How the master is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Master {
+    /// `REDIS_MASTER_HOST`/`_PORT`: always this address (the seed's set-up).
+    Fixed(NodeAddr),
+    /// `REDIS_SENTINELS`: asked of the Sentinels at every (re)connect, so a
+    /// replica they promote after the master is lost is used without a restart.
+    Sentinel {
+        sentinels: Vec<NodeAddr>,
+        /// `REDIS_SENTINEL_MASTER`: the name the Sentinels monitor it under.
+        name: String,
+    },
+}
+
+impl fmt::Display for Master {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Master::Fixed(addr) => write!(f, "{addr}"),
+            Master::Sentinel { sentinels, name } => {
+                write!(f, "{name} via sentinels ")?;
+                for (i, s) in sentinels.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{s}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Settings for [`Cache::connect`](crate::Cache::connect).
 #[derive(Clone)]
 pub struct RedisConfig {
     /// Takes every write and every read that must see the latest write.
-    pub master: NodeAddr,
+    pub master: Master,
     /// Serve cached lookups; may be empty (then the master serves them).
     pub replicas: Vec<NodeAddr>,
     /// Sent as AUTH to every node (the trio shares one `requirepass`).
@@ -88,7 +124,7 @@ impl RedisConfig {
     /// rest with the `with_*` methods (tests, tools).
     pub fn new(master_host: impl Into<String>, master_port: u16) -> RedisConfig {
         RedisConfig {
-            master: NodeAddr::new(master_host, master_port),
+            master: Master::Fixed(NodeAddr::new(master_host, master_port)),
             replicas: Vec::new(),
             password: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -96,6 +132,19 @@ impl RedisConfig {
             connect_timeout: DEFAULT_SOCKET_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_string(),
         }
+    }
+
+    /// Finds the master through these Sentinels instead of a fixed address.
+    pub fn with_sentinels(
+        mut self,
+        sentinels: Vec<NodeAddr>,
+        name: impl Into<String>,
+    ) -> RedisConfig {
+        self.master = Master::Sentinel {
+            sentinels,
+            name: name.into(),
+        };
+        self
     }
 
     pub fn with_replica(mut self, host: impl Into<String>, port: u16) -> RedisConfig {
@@ -124,13 +173,22 @@ impl RedisConfig {
         self
     }
 
-    /// Reads `REDIS_MASTER_HOST` (required), `REDIS_MASTER_PORT`,
-    /// `REDIS_SLAVE{1,2}_HOST`/`_PORT`, `REDIS_PASSWORD`,
-    /// `REDIS_MAX_CONNECTIONS`, `REDIS_SOCKET_TIMEOUT` (seconds) and
-    /// `REDIS_KEY_PREFIX`. Errors name the variable at fault.
+    /// Reads `REDIS_SENTINELS` (comma list of host[:port]) with
+    /// `REDIS_SENTINEL_MASTER`, or else `REDIS_MASTER_HOST` (then required)
+    /// and `REDIS_MASTER_PORT`; `REDIS_SLAVE{1,2}_HOST`/`_PORT`,
+    /// `REDIS_PASSWORD`, `REDIS_MAX_CONNECTIONS`, `REDIS_SOCKET_TIMEOUT`
+    /// (seconds) and `REDIS_KEY_PREFIX`. Errors name the variable at fault.
     pub fn from_env(env: &Env) -> Result<RedisConfig, ConfigError> {
-        let master_host = env.required("REDIS_MASTER_HOST")?;
-        let master_port = port(env, "REDIS_MASTER_PORT")?;
+        let master = match env.optional("REDIS_SENTINELS") {
+            Some(list) => Master::Sentinel {
+                sentinels: sentinels(&list)?,
+                name: env.string_or("REDIS_SENTINEL_MASTER", DEFAULT_SENTINEL_MASTER),
+            },
+            None => Master::Fixed(NodeAddr::new(
+                env.required("REDIS_MASTER_HOST")?,
+                port(env, "REDIS_MASTER_PORT")?,
+            )),
+        };
 
         let mut replicas = Vec::new();
         for (host_var, port_var) in [
@@ -165,7 +223,7 @@ impl RedisConfig {
         }
 
         Ok(RedisConfig {
-            master: NodeAddr::new(master_host, master_port),
+            master,
             replicas,
             password: env.optional("REDIS_PASSWORD").map(SecretString::from),
             max_connections,
@@ -178,6 +236,35 @@ impl RedisConfig {
             key_prefix: env.string_or("REDIS_KEY_PREFIX", DEFAULT_KEY_PREFIX),
         })
     }
+}
+
+/// `host[:port],...`; at least one, each with a host and a valid port.
+fn sentinels(list: &str) -> Result<Vec<NodeAddr>, ConfigError> {
+    const VAR: &str = "REDIS_SENTINELS";
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (host, port) = match item.rsplit_once(':') {
+            Some((host, port)) => {
+                let port: u16 = port.parse().map_err(|_| {
+                    ConfigError::malformed(VAR, list, format!("{item:?}: port must be 1-65535"))
+                })?;
+                (host, port)
+            }
+            None => (item, DEFAULT_SENTINEL_PORT),
+        };
+        if host.is_empty() || port == 0 {
+            return Err(ConfigError::malformed(
+                VAR,
+                list,
+                format!("{item:?}: expected host:port"),
+            ));
+        }
+        out.push(NodeAddr::new(host, port));
+    }
+    if out.is_empty() {
+        return Err(ConfigError::malformed(VAR, list, "lists no Sentinel"));
+    }
+    Ok(out)
 }
 
 /// A TCP port; 0 is rejected because it cannot be connected to.
@@ -234,6 +321,46 @@ mod tests {
         let err =
             RedisConfig::from_env(&Env::from_pairs([("REDIS_MASTER_PORT", "6379")])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("REDIS_MASTER_HOST".into()));
+    }
+
+    #[test]
+    fn sentinels_replace_the_fixed_master() {
+        let env = Env::from_pairs([
+            ("REDIS_SENTINELS", "s1:26380, s2 ,s3:26382"),
+            ("REDIS_SENTINEL_MASTER", "shop"),
+            ("REDIS_SLAVE1_HOST", "r1"),
+        ]);
+        let cfg = RedisConfig::from_env(&env).unwrap();
+        let sentinels = vec![
+            NodeAddr::new("s1", 26380),
+            NodeAddr::new("s2", 26379),
+            NodeAddr::new("s3", 26382),
+        ];
+        assert_eq!(
+            cfg,
+            RedisConfig::new("unused", 1)
+                .with_sentinels(sentinels, "shop")
+                .with_replica("r1", 6379)
+        );
+        assert_eq!(
+            cfg.master.to_string(),
+            "shop via sentinels s1:26380,s2:26379,s3:26382"
+        );
+        // The seed's fixed master is ignored, and the name has a default.
+        let env = Env::from_pairs([("REDIS_SENTINELS", "s1"), ("REDIS_MASTER_HOST", "m")]);
+        match RedisConfig::from_env(&env).unwrap().master {
+            Master::Sentinel { name, .. } => assert_eq!(name, "starshop"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_sentinel_lists_name_the_variable() {
+        for list in ["s1:x", "s1:0", ":26379", " , ", "s1:70000"] {
+            let env = Env::from_pairs([("REDIS_SENTINELS", list)]);
+            let msg = RedisConfig::from_env(&env).unwrap_err().to_string();
+            assert!(msg.contains("REDIS_SENTINELS"), "{list:?}: {msg}");
+        }
     }
 
     #[test]

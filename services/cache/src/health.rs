@@ -70,7 +70,12 @@ async fn ping(node: &Node) -> NodeHealth {
     };
     NodeHealth {
         role: node.role.to_string(),
-        addr: node.addr.clone(),
+        // Through the Sentinels: which node they named, so an operator
+        // sees a failover in /health/redis.
+        addr: match node.connected_addr() {
+            Some(now) if node.via_sentinel => format!("{now} ({})", node.addr),
+            _ => node.addr.clone(),
+        },
         up,
         latency_ms,
         error,

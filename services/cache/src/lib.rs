@@ -1,6 +1,7 @@
 //! The shared Redis layer used by every service (a library, not a network hop).
 //!
-//! A master and up to two replicas: writes and every read that must see the
+//! A master (at a fixed address, or found through Redis Sentinel) and up to
+//! two replicas: writes and every read that must see the
 //! latest write (sessions, dedup/idempotency claims, rate limits) go to the
 //! master; cached lookups that tolerate a little staleness are read from the
 //! replicas. When the node an operation needs is unreachable the operation
@@ -39,8 +40,8 @@ mod status;
 pub use budget::{LATE_LIMIT, Slots};
 pub use client::Cache;
 pub use config::{
-    DEFAULT_KEY_PREFIX, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, DEFAULT_SOCKET_TIMEOUT, NodeAddr,
-    RedisConfig,
+    DEFAULT_KEY_PREFIX, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, DEFAULT_SENTINEL_MASTER,
+    DEFAULT_SENTINEL_PORT, DEFAULT_SOCKET_TIMEOUT, Master, NodeAddr, RedisConfig,
 };
 pub use dedup::ClaimState;
 pub use error::CacheError;

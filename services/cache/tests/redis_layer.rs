@@ -499,3 +499,48 @@ async fn password_protected_trio() {
     assert!(err.is_unavailable(), "{err}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+/// Through the Sentinels: the master is killed, the Sentinels promote a
+/// replica, and the same Cache (no restart, no new config) writes to it, with
+/// the password on every node and Sentinel. /health names the new master.
+#[tokio::test]
+async fn a_lost_master_is_replaced_through_the_sentinels() {
+    let mut trio = RedisTrio::start_with_sentinels(Some("s3ntinel-pw"))
+        .await
+        .expect("start redis trio with sentinels");
+    let cache = connected(&config(&trio)).await;
+    cache.set("before", "1", LONG).await.expect("write");
+    let first = cache.health().await.master.addr;
+    assert!(
+        first.starts_with(&format!(
+            "127.0.0.1:{} (starshop via sentinels",
+            trio.master_port()
+        )),
+        "{first}"
+    );
+
+    trio.stop_master().await.expect("kill master");
+    let killed = Instant::now();
+    // Writes fail fast meanwhile (no hang) and work again once promoted.
+    eventually(Duration::from_secs(20), "writes after failover", || async {
+        cache.set("after", "2", LONG).await.is_ok()
+    })
+    .await;
+    let recovered = killed.elapsed();
+    eprintln!("writes resumed {recovered:?} after the master was killed");
+
+    let promoted = trio.sentinel_master_port().await.expect("sentinel answer");
+    assert!(
+        trio.replica_ports().contains(&promoted),
+        "{promoted} is not a replica port"
+    );
+    assert_eq!(cache.get("after").await.unwrap().as_deref(), Some("2"));
+    // Written before the kill and replicated: still there.
+    assert_eq!(cache.get("before").await.unwrap().as_deref(), Some("1"));
+    let h = cache.health().await;
+    assert!(h.master.up, "{h:?}");
+    assert!(
+        h.master.addr.starts_with(&format!("127.0.0.1:{promoted} ")),
+        "{h:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! because tests stop and restart them.
 
 pub mod nginx;
+pub mod pg_server;
 pub mod ports;
 pub mod postgres;
 pub mod redis;

@@ -42,7 +42,13 @@ pub fn admin_url() -> anyhow::Result<String> {
 
 /// Creates an empty database on the test server and returns its URL.
 pub async fn fresh_database() -> anyhow::Result<TestDb> {
-    let admin_url = admin_url()?;
+    fresh_database_at(&admin_url()?).await
+}
+
+/// Creates an empty database on the server of `admin_url` (a role allowed to
+/// CREATE DATABASE), e.g. a [`crate::pg_server::PgServer`] of the test's own.
+pub async fn fresh_database_at(admin_url: &str) -> anyhow::Result<TestDb> {
+    let admin_url = admin_url.to_string();
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let url = database_url(&admin_url, &name)?;
 

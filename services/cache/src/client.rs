@@ -245,6 +245,8 @@ pub(crate) struct Inner {
     next_replica: AtomicUsize,
     pub(crate) rate_limit_script: Script,
     pub(crate) release_script: Script,
+    pub(crate) claim_as_script: Script,
+    pub(crate) take_over_script: Script,
 }
 
 /// The shared Redis layer: cheap to clone, safe to share between tasks.
@@ -327,6 +329,8 @@ impl Cache {
                 next_replica: AtomicUsize::new(0),
                 rate_limit_script: Script::new(crate::ratelimit::GCRA_LUA),
                 release_script: Script::new(crate::dedup::RELEASE_LUA),
+                claim_as_script: Script::new(crate::dedup::CLAIM_AS_LUA),
+                take_over_script: Script::new(crate::dedup::TAKE_OVER_LUA),
             }),
         })
     }

@@ -15,7 +15,21 @@ use crate::client::{Cache, px};
 use crate::error::CacheError;
 
 const PROCESSING: &str = "processing";
+/// A claim taken by [`Cache::claim_as`]: `processing:<owner>`.
+const OWNED_PREFIX: &str = "processing:";
 const DONE: &str = "done";
+
+fn owned(owner: &str) -> String {
+    format!("{OWNED_PREFIX}{owner}")
+}
+
+fn owner_of(value: &str) -> &str {
+    value.strip_prefix(OWNED_PREFIX).unwrap_or_default()
+}
+
+fn px_millis(ttl: Duration) -> u128 {
+    ttl.as_millis().max(1)
+}
 
 /// Deletes the claim only while it is still `processing`, so a late release
 /// cannot erase a `done` marker (which would let a redelivery run again).
@@ -25,6 +39,41 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 "#;
+
+/// Takes an absent claim for an owner in one round trip, or says who has it.
+/// Returns {1} taken, {2} done, {3, value} held.
+pub(crate) const CLAIM_AS_LUA: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1}
+end
+if v == 'done' then
+  return {2}
+end
+return {3, v}
+"#;
+
+/// Hands a claim from one owner to another, only if the first still has it.
+pub(crate) const TAKE_OVER_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"#;
+
+/// What [`Cache::claim_as`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// Ours now.
+    Taken,
+    /// Finished before.
+    Done,
+    /// Someone is on it: their owner name ("" for a claim taken with
+    /// [`Cache::claim`], which names nobody).
+    HeldBy(String),
+}
 
 /// Where a claim stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +137,80 @@ impl Cache {
         Ok(deleted > 0)
     }
 
+    /// Like [`Cache::claim`], recording who holds the claim, so a claim
+    /// whose owner died can be told from one still being worked on (see
+    /// [`Cache::take_over`]). One round trip whatever the outcome.
+    pub async fn claim_as(
+        &self,
+        key: &str,
+        ttl: Duration,
+        owner: &str,
+    ) -> Result<Claimed, CacheError> {
+        let m = &self.inner.master;
+        let key = self.claim_key(key);
+        let reply: Vec<String> = self
+            .inner
+            .claim_as_script
+            .run(m, &[&key], &[owned(owner), px_millis(ttl).to_string()])
+            .await?;
+        match reply.first().map(String::as_str) {
+            Some("1") => Ok(Claimed::Taken),
+            Some("2") => Ok(Claimed::Done),
+            Some("3") => {
+                let value = reply.get(1).map(String::as_str).unwrap_or_default();
+                Ok(Claimed::HeldBy(owner_of(value).to_string()))
+            }
+            _ => Err(CacheError::codec(
+                &key,
+                format!("unexpected claim reply {reply:?}"),
+            )),
+        }
+    }
+
+    /// Moves a claim held by `from` to `to` (with a fresh `ttl`); false when
+    /// `from` no longer holds it (finished, released, or taken by someone else).
+    pub async fn take_over(
+        &self,
+        key: &str,
+        from: &str,
+        to: &str,
+        ttl: Duration,
+    ) -> Result<bool, CacheError> {
+        let m = &self.inner.master;
+        let key = self.claim_key(key);
+        let moved: i64 = self
+            .inner
+            .take_over_script
+            .run(
+                m,
+                &[&key],
+                &[owned(from), owned(to), px_millis(ttl).to_string()],
+            )
+            .await?;
+        Ok(moved == 1)
+    }
+
+    /// [`Cache::release`] for a claim taken with [`Cache::claim_as`]: only
+    /// while `owner` still holds it.
+    pub async fn release_as(&self, key: &str, owner: &str) -> Result<bool, CacheError> {
+        let m = &self.inner.master;
+        let key = self.claim_key(key);
+        let deleted: i64 = self
+            .inner
+            .release_script
+            .run(m, &[&key], &[owned(owner)])
+            .await?;
+        Ok(deleted > 0)
+    }
+
     /// The claim's state, `None` when nobody holds it.
     pub async fn claim_state(&self, key: &str) -> Result<Option<ClaimState>, CacheError> {
         let key = self.claim_key(key);
         match self.inner.master.get(&key).await?.as_deref() {
             None => Ok(None),
-            Some(PROCESSING) => Ok(Some(ClaimState::Processing)),
+            Some(v) if v == PROCESSING || v.starts_with(OWNED_PREFIX) => {
+                Ok(Some(ClaimState::Processing))
+            }
             Some(DONE) => Ok(Some(ClaimState::Done)),
             Some(other) => Err(CacheError::codec(
                 &key,

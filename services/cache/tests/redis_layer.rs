@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use cache::{Cache, CacheError, ClaimState, RateLimit, RedisConfig};
+use cache::{Cache, CacheError, ClaimState, Claimed, RateLimit, RedisConfig};
 use runtime::config::Env;
 use serde::{Deserialize, Serialize};
 use testkit::redis::RedisTrio;
@@ -116,6 +116,92 @@ async fn cached_write_on_master_is_read_back_from_a_replica() {
     assert_eq!(
         cache.get("origin").await.unwrap().as_deref(),
         Some("master")
+    );
+}
+
+#[tokio::test]
+async fn owned_claims_name_their_holder_and_move_only_from_it() {
+    let (_trio, cache) = setup().await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.claim_as("u:1", LONG, &format!("gw{i}")).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| **o == Claimed::Taken).count(), 1);
+    let winner = outcomes.iter().position(|o| *o == Claimed::Taken).unwrap();
+    let holder = format!("gw{winner}");
+    for (i, o) in outcomes.iter().enumerate() {
+        if i != winner {
+            assert_eq!(*o, Claimed::HeldBy(holder.clone()));
+        }
+    }
+    assert_eq!(
+        cache.claim_state("u:1").await.unwrap(),
+        Some(ClaimState::Processing)
+    );
+
+    // Only from the holder: a stale takeover or release changes nothing.
+    assert!(
+        !cache
+            .take_over("u:1", "nobody", "thief", LONG)
+            .await
+            .unwrap()
+    );
+    assert!(!cache.release_as("u:1", "nobody").await.unwrap());
+    assert!(cache.take_over("u:1", &holder, "heir", LONG).await.unwrap());
+    assert_eq!(
+        cache.claim_as("u:1", LONG, "late").await.unwrap(),
+        Claimed::HeldBy("heir".into())
+    );
+    assert!(!cache.release_as("u:1", &holder).await.unwrap());
+    assert!(cache.release_as("u:1", "heir").await.unwrap());
+    assert_eq!(
+        cache.claim_as("u:1", LONG, "next").await.unwrap(),
+        Claimed::Taken
+    );
+
+    // Done is final: no takeover, no release, every claim sees it.
+    cache.finish("u:1", LONG).await.unwrap();
+    assert!(!cache.take_over("u:1", "next", "x", LONG).await.unwrap());
+    assert!(!cache.release_as("u:1", "next").await.unwrap());
+    assert_eq!(
+        cache.claim_as("u:1", LONG, "again").await.unwrap(),
+        Claimed::Done
+    );
+    // A takeover renews the lease: the moved claim lives for the new ttl.
+    assert_eq!(
+        cache
+            .claim_as("u:2", Duration::from_millis(200), "a")
+            .await
+            .unwrap(),
+        Claimed::Taken
+    );
+    assert!(cache.take_over("u:2", "a", "b", LONG).await.unwrap());
+    sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        cache.claim_as("u:2", LONG, "c").await.unwrap(),
+        Claimed::HeldBy("b".into())
+    );
+    // An unowned claim (Cache::claim) is held by "", and its lease runs out.
+    assert!(
+        cache
+            .claim("u:3", Duration::from_millis(200))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        cache.claim_as("u:3", LONG, "d").await.unwrap(),
+        Claimed::HeldBy(String::new())
+    );
+    sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        cache.claim_as("u:3", LONG, "d").await.unwrap(),
+        Claimed::Taken
     );
 }
 

@@ -40,6 +40,7 @@ impl App {
         let state = AppState {
             tg,
             cfg: Arc::new(config),
+            claims: crate::claims::Claims::new(cache.clone()),
             cache,
             db,
             bot: BotClient::new(bot_channel.clone()),
@@ -109,6 +110,7 @@ impl App {
                 shutdown.clone(),
             );
         }
+        self.state.claims.spawn_heartbeat(shutdown.clone());
         tracing::info!(port = self.port(), "gateway listening");
         let app = Self::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)

@@ -19,6 +19,8 @@ pub struct AppState {
     pub payments_channel: TracedChannel,
     pub broadcast_channel: TracedChannel,
     pub chats: ChatLocks,
+    /// Update claims, with their owner's heartbeat.
+    pub claims: crate::claims::Claims,
     /// For alerts to the admins (parked updates).
     pub tg: telegram::Bot,
     /// Telegram's view of our webhook, for /health.

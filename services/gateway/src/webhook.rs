@@ -6,11 +6,11 @@
 //! Telegram redelivers. Each `update_id` is claimed in Redis so redeliveries
 //! and concurrent duplicates are handled once.
 
+use crate::claims::Claim;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use cache::ClaimState;
 use proto::bot::UpdateRequest;
 use runtime::ServiceError;
 use secrecy::ExposeSecret;
@@ -94,31 +94,22 @@ async fn handle(
         return Err(ServiceError::Unavailable(format!("chat {chat_id} is busy")));
     };
     let lease = s.cfg.work_limit + CLAIM_MARGIN;
-    let mut claimed = s.cache.claim(&key, lease).await?;
-    if !claimed {
-        match s.cache.claim_state(&key).await? {
-            // Handled before: Telegram must stop resending it.
-            Some(ClaimState::Done) => {
-                metrics::counter!("gateway_updates_total", "outcome" => "duplicate").increment(1);
-                tracing::info!(update_id, "duplicate update ignored");
-                return Ok(StatusCode::OK);
-            }
-            // Someone is handling it right now; if they fail, this copy must not be
-            // lost, so ask Telegram to try again later rather than answer 200.
-            Some(ClaimState::Processing) => {
-                metrics::counter!("gateway_updates_total", "outcome" => "in_progress").increment(1);
-                return Err(ServiceError::Unavailable(format!(
-                    "update {update_id} is being handled"
-                )));
-            }
-            // Released (the other attempt failed) or expired in between: ours to take.
-            None => claimed = s.cache.claim(&key, lease).await?,
+    match s.claims.claim(&key, lease).await? {
+        Claim::Ours => {}
+        // Handled before: Telegram must stop resending it.
+        Claim::Done => {
+            metrics::counter!("gateway_updates_total", "outcome" => "duplicate").increment(1);
+            tracing::info!(update_id, "duplicate update ignored");
+            return Ok(StatusCode::OK);
         }
-    }
-    if !claimed {
-        return Err(ServiceError::Unavailable(format!(
-            "update {update_id} is being handled"
-        )));
+        // Someone is handling it right now; if they fail, this copy must not be
+        // lost, so ask Telegram to try again later rather than answer 200.
+        Claim::Busy => {
+            metrics::counter!("gateway_updates_total", "outcome" => "in_progress").increment(1);
+            return Err(ServiceError::Unavailable(format!(
+                "update {update_id} is being handled"
+            )));
+        }
     }
 
     let req = UpdateRequest {
@@ -128,7 +119,7 @@ async fn handle(
     };
     match s.bot.clone().handle_update(req).await {
         Ok(_) => {
-            mark_done(&s, &key, update_id).await;
+            mark_done(&s, &key, lease).await;
             metrics::counter!("gateway_updates_total", "outcome" => "handled").increment(1);
             Ok(StatusCode::OK)
         }
@@ -136,7 +127,7 @@ async fn handle(
             let err = ServiceError::from_status(&status);
             if let ServiceError::InvalidInput(reason) = &err {
                 tracing::warn!(update_id, %reason, "bot refused the update; dropped");
-                mark_done(&s, &key, update_id).await;
+                mark_done(&s, &key, lease).await;
                 return Ok(StatusCode::OK);
             }
             // The bot failed on this very update (not "down", not "busy"):
@@ -146,13 +137,11 @@ async fn handle(
                 && crate::dead_letter::record_failure(&s, update_id, chat_id, &body, &e.to_string())
                     .await
             {
-                mark_done(&s, &key, update_id).await;
+                mark_done(&s, &key, lease).await;
                 return Ok(StatusCode::OK);
             }
             // Let the redelivery take the claim.
-            if let Err(e) = s.cache.release(&key).await {
-                tracing::warn!(update_id, error = %e, "could not release claim");
-            }
+            s.claims.release(&key).await;
             metrics::counter!("gateway_updates_total", "outcome" => "handover_failed").increment(1);
             tracing::warn!(update_id, code = ?status.code(), message = status.message(), "hand-over failed; Telegram will redeliver");
             Err(match err {
@@ -163,12 +152,8 @@ async fn handle(
     }
 }
 
-async fn mark_done(s: &AppState, key: &str, update_id: i64) {
-    if let Err(e) = s.cache.finish(key, DONE_TTL).await {
-        // The claim expires by itself; a redelivery after that would be handled again
-        // (an order it creates is still deduplicated by payments).
-        tracing::warn!(update_id, error = %e, "could not mark update done");
-    }
+async fn mark_done(s: &AppState, key: &str, lease: Duration) {
+    s.claims.finish(key, DONE_TTL, lease).await;
 }
 
 /// Compares in constant time, so response timing does not reveal how much

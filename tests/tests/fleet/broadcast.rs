@@ -239,8 +239,9 @@ struct Process {
 
 impl Process {
     fn spawn(fleet: &Fleet, port: u16) -> Process {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_broadcast-process"));
-        cmd.env_clear()
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_service-process"));
+        cmd.arg("broadcast")
+            .env_clear()
             .envs(fleet.env.vars())
             .env("BROADCAST_LISTEN", format!("127.0.0.1:{port}"))
             .env("LOG_LEVEL", "warn")

@@ -75,6 +75,21 @@ impl Fleet {
     /// Like [`Fleet::start_with`], with the fake Telegram's knobs too
     /// (delivery timeout, attempts).
     pub async fn start_custom(tg_opts: TelegramOptions, tweak: impl FnOnce(&mut Env)) -> Fleet {
+        let redis = RedisTrio::start().await.expect("redis trio");
+        let db = testkit::postgres::fresh_database()
+            .await
+            .expect("fresh database");
+        Self::start_on(tg_opts, redis, db, tweak).await
+    }
+
+    /// Like [`Fleet::start_custom`] on a Redis trio and database the test
+    /// made itself (with Sentinels, on a private Postgres server).
+    pub async fn start_on(
+        tg_opts: TelegramOptions,
+        redis: RedisTrio,
+        db: TestDb,
+        tweak: impl FnOnce(&mut Env),
+    ) -> Fleet {
         // One subscriber and tracer per test process (nextest runs each test
         // in its own process), so trace ids are minted and propagated.
         runtime::telemetry::init("e2e", "info,sqlx=warn,fred=warn", None).expect("telemetry");
@@ -88,10 +103,6 @@ impl Fleet {
         })
         .await
         .expect("fake heleket");
-        let redis = RedisTrio::start().await.expect("redis trio");
-        let db = testkit::postgres::fresh_database()
-            .await
-            .expect("fresh database");
 
         let mut env = Env::from_pairs([
             ("ENVIRONMENT", "development".to_string()),
@@ -220,6 +231,18 @@ impl Fleet {
         self.env
             .set("BROADCAST_GRPC_URL", format!("http://127.0.0.1:{port}"));
         self.broadcast = Some(Running::spawn(|t| app.run(t)));
+    }
+
+    pub async fn stop_broadcast(&mut self) {
+        if let Some(b) = self.broadcast.take() {
+            b.stop().await;
+        }
+    }
+
+    pub async fn stop_gateway(&mut self) {
+        if let Some(g) = self.gateway.take() {
+            g.stop().await;
+        }
     }
 
     pub async fn start_gateway(&mut self) {

@@ -8,6 +8,7 @@ mod broadcast;
 mod broadcast_bot;
 mod compose;
 mod config;
+mod faults;
 mod health;
 mod payments_hardening;
 mod purchase;

@@ -199,3 +199,69 @@ async fn updates_of_one_chat_are_handled_in_order() {
     assert!(texts[3].contains("How it works"));
     fleet.stop().await;
 }
+
+/// Redelivers `body` every 100 ms until it is accepted; returns how long that took.
+async fn redeliver_until_ok(fleet: &Fleet, body: &str, within: Duration) -> Duration {
+    let started = tokio::time::Instant::now();
+    loop {
+        let status = fleet
+            .post_update(body.to_string(), Some(SECRET))
+            .await
+            .status();
+        if status == 200 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "still {status} after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A gateway that died mid-hand-over leaves its claim behind (minutes of
+/// lease). Its heartbeat stops, so the next gateway takes the claim over within
+/// seconds; a claim whose owner is alive is respected (503) meanwhile.
+#[tokio::test]
+async fn a_claim_left_by_a_dead_gateway_is_taken_over_within_seconds() {
+    let fleet = Fleet::start().await;
+    let cache = cache::Cache::connect(&cache::RedisConfig::from_env(&fleet.env).unwrap())
+        .await
+        .unwrap();
+    cache.wait_connected(Duration::from_secs(5)).await.unwrap();
+    let lease = Duration::from_secs(600);
+
+    // A live owner (heartbeat present): the update is theirs, 503 for now.
+    cache.set("gw:alive:alive-gw", "1", lease).await.unwrap();
+    let live = message_update(9101, 1101, "/start").to_string();
+    assert_eq!(
+        cache
+            .claim_as("tg:update:9101", lease, "alive-gw")
+            .await
+            .unwrap(),
+        cache::Claimed::Taken
+    );
+    for _ in 0..3 {
+        let r = fleet.post_update(live.clone(), Some(SECRET)).await;
+        assert_eq!(r.status(), 503);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(fleet.replies_to(1101).is_empty());
+
+    // A dead owner (no heartbeat): taken over and handled, once.
+    let dead = message_update(9102, 1102, "/start").to_string();
+    assert_eq!(
+        cache
+            .claim_as("tg:update:9102", lease, "dead-gw")
+            .await
+            .unwrap(),
+        cache::Claimed::Taken
+    );
+    let took = redeliver_until_ok(&fleet, &dead, Duration::from_secs(10)).await;
+    eprintln!("a dead gateway's claim was taken over after {took:?}");
+    assert_eq!(fleet.post_update(dead, Some(SECRET)).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fleet.replies_to(1102).len(), 1);
+    fleet.stop().await;
+}

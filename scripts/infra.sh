@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Private Postgres and Redis (master + 2 replicas) for tests and the demo.
+# Private Postgres, Redis (master + 2 replicas) and three Redis Sentinels for tests and the demo.
 #
 #   scripts/infra.sh up       start them on free loopback ports, write $SCRATCH/infra.env
 #   scripts/infra.sh down     stop what `up` started (by recorded PID); safe to repeat
@@ -11,7 +11,9 @@
 # Redis or nginx that apt may have started on the default ports.
 #
 # Bring your own servers: if DATABASE_URL or TEST_DATABASE_URL is set, that Postgres is used
-# and none is started; if REDIS_MASTER_HOST is set, that Redis (and REDIS_SLAVE{1,2}_*) is.
+# and none is started; if REDIS_MASTER_HOST is set, that Redis (and REDIS_SLAVE{1,2}_*,
+# REDIS_SENTINELS) is. Our own Redis comes with Sentinels: infra.env sets REDIS_SENTINELS,
+# so the services find the master through them, as in docker compose.
 # REDIS_PASSWORD, when set, becomes requirepass/masterauth of the Redis we start.
 # -E: the ERR trap in cmd_up must also fire inside the functions it calls.
 set -Eeuo pipefail
@@ -128,24 +130,37 @@ make_pg_tls() { # make_pg_tls DIR: ca.crt, server.crt/key (CN and SAN localhost)
     chmod 644 "$dir/ca.crt"
 }
 
-start_redis() { # start_redis NAME ROLE(master|replica) [MASTER_PORT]; sets REDIS_PORT
+start_redis() { # start_redis NAME ROLE(master|replica|sentinel) [MASTER_PORT]; sets REDIS_PORT
     local name=$1 role=$2 master_port=${3:-} dir conf port args
     dir="$SCRATCH/redis/$name"
     rm -rf "$dir"
     mkdir -p "$dir"
-    conf="$REPO_ROOT/redis/$role.conf"
+    # A private copy of the shipped config: after a failover the Sentinels run CONFIG
+    # REWRITE on the nodes they repoint (and rewrite their own file), which must never
+    # edit the repository. Passwords go into the copy, not onto the command line.
+    conf="$dir/redis.conf"
+    cp "$REPO_ROOT/redis/$role.conf" "$conf"
+    if [[ $role == sentinel ]]; then
+        sed -i -e "s/^sentinel monitor starshop redis-master 6379 2$/sentinel monitor starshop 127.0.0.1 $master_port 2/" \
+            -e 's/^bind 0.0.0.0$/bind 127.0.0.1/' "$conf"
+        grep -q "^sentinel monitor starshop 127.0.0.1 $master_port 2$" "$conf" ||
+            { log "redis/sentinel.conf has no 'sentinel monitor starshop redis-master 6379 2' line"; return 1; }
+        if [[ -n ${REDIS_PASSWORD:-} ]]; then
+            printf 'requirepass %s\nsentinel auth-pass starshop %s\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >>"$conf"
+        fi
+    elif [[ -n ${REDIS_PASSWORD:-} ]]; then
+        printf 'requirepass %s\nmasterauth %s\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >>"$conf"
+    fi
+    chmod 600 "$conf"
     for _ in 1 2 3; do
         port="$(free_port)"
-        args=()
-        # Our config file first, then command-line overrides (later directives win)
-        # that make the instance private: loopback, free port, scratch paths.
-        [[ -f $conf ]] && args+=("$conf")
+        # Command-line overrides (later directives win) make the instance private:
+        # loopback, free port, scratch paths.
+        args=("$conf")
+        [[ $role == sentinel ]] && args+=(--sentinel)
         args+=(--port "$port" --bind 127.0.0.1 --dir "$dir"
             --pidfile "$dir/redis.pid" --logfile "$LOGS/$name.log" --daemonize yes)
         [[ $role == replica ]] && args+=(--replicaof 127.0.0.1 "$master_port")
-        if [[ -n ${REDIS_PASSWORD:-} ]]; then
-            args+=(--requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD")
-        fi
         rm -f "$dir/redis.pid"
         if redis-server "${args[@]}" && wait_for "$name pid file" 10 test -s "$dir/redis.pid" &&
             wait_for "$name on port $port" 10 redis_pong "$port"; then
@@ -164,6 +179,10 @@ redis_pong() { [[ "$(redis_cli "$1" ping 2>/dev/null)" == PONG ]]; }
 
 replica_linked() { # replica_linked PORT: true once the replica has synced with its master
     redis_cli "$1" info replication | grep -q '^master_link_status:up'
+}
+
+sentinel_ready() { # sentinel_ready PORT: it knows both replicas and the other two Sentinels
+    redis_cli "$1" info sentinel | grep -q 'slaves=2,sentinels=3'
 }
 
 all_alive() {
@@ -204,7 +223,7 @@ cmd_up() {
     if [[ -n ${STARSHOP_INFRA_REDIS:-} && "$rm_host:${REDIS_MASTER_PORT:-}" == "$STARSHOP_INFRA_REDIS" ]]; then
         rm_host=""
     fi
-    local m_host m_port s1_host s1_port s2_host s2_port
+    local m_host m_port s1_host s1_port s2_host s2_port sentinels=${REDIS_SENTINELS:-}
     if [[ -n $rm_host ]]; then
         m_host=$rm_host m_port=${REDIS_MASTER_PORT:-6379}
         s1_host=${REDIS_SLAVE1_HOST:-$m_host} s1_port=${REDIS_SLAVE1_PORT:-$m_port}
@@ -219,8 +238,17 @@ cmd_up() {
         s2_host=127.0.0.1 s2_port=$REDIS_PORT
         wait_for "redis-replica-1 to sync" 30 replica_linked "$s1_port"
         wait_for "redis-replica-2 to sync" 30 replica_linked "$s2_port"
+        local i ports=()
+        for i in 1 2 3; do
+            start_redis "redis-sentinel-$i" sentinel "$m_port"
+            ports+=("$REDIS_PORT")
+        done
+        for i in "${ports[@]}"; do
+            wait_for "sentinel :$i to see the replicas and its peers" 30 sentinel_ready "$i"
+        done
+        sentinels="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
         owned_redis="$m_host:$m_port"
-        log "redis master 127.0.0.1:$m_port, replicas :$s1_port :$s2_port"
+        log "redis master 127.0.0.1:$m_port, replicas :$s1_port :$s2_port, sentinels :${ports[*]}"
     fi
 
     local tmp="$ENV_FILE.tmp"
@@ -234,6 +262,7 @@ cmd_up() {
             REDIS_SLAVE2_HOST "$s2_host" REDIS_SLAVE2_PORT "$s2_port" \
             STARSHOP_SCRATCH "$SCRATCH"
         [[ -n ${REDIS_PASSWORD:-} ]] && printf 'export REDIS_PASSWORD=%q\n' "$REDIS_PASSWORD"
+        [[ -n $sentinels ]] && printf 'export REDIS_SENTINELS=%q\nexport REDIS_SENTINEL_MASTER=starshop\n' "$sentinels"
         # Markers so a later `up` from a shell that sourced this file starts fresh
         # servers instead of mistaking these for user-provided ones.
         [[ -n $owned_pg ]] && printf 'export STARSHOP_INFRA_PG_URL=%q\n' "$owned_pg"

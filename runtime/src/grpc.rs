@@ -23,6 +23,7 @@ pub async fn serve(
     let app = routes
         .into_axum_router()
         .merge(http)
+        .merge(crate::health::live_router())
         .merge(crate::metrics::router())
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(axum::middleware::from_fn(trace_requests));

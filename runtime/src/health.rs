@@ -126,6 +126,19 @@ impl IntoResponse for Report {
     }
 }
 
+/// `GET /health/live`: 200 while the process serves requests, whatever its
+/// dependencies say. For container health checks and restarts: a service
+/// whose Redis is failing over must not be restarted for it (that is what
+/// `/health`'s component statuses are for).
+pub fn live_router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new().route(
+        LIVE_PATH,
+        axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+    )
+}
+
+pub const LIVE_PATH: &str = "/health/live";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,19 @@ const LINK_SENT_TTL: Duration = Duration::from_secs(48 * 3600);
 const LINK_SENDING_LEASE: Duration = Duration::from_secs(60);
 /// A half-finished dialog is forgotten after this long.
 pub const DIALOG_TTL: Duration = Duration::from_secs(600);
+/// The pack menu and custom-amount bounds, cached in Redis and read from the
+/// replicas: shown on every /buy, changed only by a payments deploy. A stale
+/// copy only shows an old price on the menu; the order is priced by payments.
+const PRICE_LIST_KEY: &str = "bot:price-list";
+const PRICE_LIST_TTL: Duration = Duration::from_secs(60);
+
+/// What [`PRICE_LIST_KEY`] holds.
+#[derive(Serialize, Deserialize)]
+struct PriceList {
+    packs: Vec<Quote>,
+    custom_min: i64,
+    custom_max: i64,
+}
 
 /// Parses a custom amount the user typed.
 pub fn parse_amount(text: &str, min: i64, max: i64) -> Result<i64, AmountProblem> {
@@ -89,8 +102,38 @@ impl Dispatcher {
         Ok((quotes, r.custom_min, r.custom_max))
     }
 
+    /// The packs and custom bounds: from a replica when cached, else from
+    /// payments (then cached). Redis trouble only means asking payments.
+    async fn price_list(&self) -> Result<(Vec<Quote>, i64, i64), tonic::Status> {
+        match self.cache.get_cached(PRICE_LIST_KEY).await {
+            Ok(Some(json)) => match serde_json::from_str::<PriceList>(&json) {
+                Ok(p) => return Ok((p.packs, p.custom_min, p.custom_max)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cached price list unreadable; asking payments")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "price list cache unavailable"),
+        }
+        let (packs, custom_min, custom_max) = self.quote(vec![]).await?;
+        let list = PriceList {
+            packs,
+            custom_min,
+            custom_max,
+        };
+        if let Ok(json) = serde_json::to_string(&list)
+            && let Err(e) = self
+                .cache
+                .set_cached(PRICE_LIST_KEY, &json, PRICE_LIST_TTL)
+                .await
+        {
+            tracing::debug!(error = %e, "price list not cached");
+        }
+        Ok((list.packs, list.custom_min, list.custom_max))
+    }
+
     pub async fn show_packs(&self, chat_id: i64, lang: Lang) -> Result<(), ServiceError> {
-        match self.quote(vec![]).await {
+        match self.price_list().await {
             Ok((quotes, _, _)) => {
                 let opts = SendOptions::html().with_keyboard(texts::packs_menu(lang, &quotes));
                 self.send(chat_id, texts::choose_pack(lang), &opts).await
@@ -105,7 +148,7 @@ impl Dispatcher {
         user_id: i64,
         lang: Lang,
     ) -> Result<(), ServiceError> {
-        let (_, min, max) = match self.quote(vec![]).await {
+        let (_, min, max) = match self.price_list().await {
             Ok(q) => q,
             Err(st) => return self.payments_trouble(chat_id, lang, st).await,
         };
@@ -128,7 +171,7 @@ impl Dispatcher {
         text: &str,
         lang: Lang,
     ) -> Result<(), ServiceError> {
-        let (_, min, max) = match self.quote(vec![]).await {
+        let (_, min, max) = match self.price_list().await {
             Ok(q) => q,
             Err(st) => return self.payments_trouble(chat_id, lang, st).await,
         };

@@ -130,6 +130,7 @@ pub fn main_menu(lang: Lang) -> InlineKeyboardMarkup {
 }
 
 /// A price as the payments service quoted it (decimal string, never a float).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Quote {
     pub stars: i64,
     pub amount: String,

@@ -1,6 +1,6 @@
 //! Connections to the master and the replicas, and the plain key/value calls.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ use crate::error::CacheError;
 const RECONNECT_MIN_MS: u32 = 10;
 const RECONNECT_JITTER_MS: u32 = 20;
 const RECONNECT_MAX_MS: u32 = 2_000;
+
+/// How long a replica that failed a read is left out of cached reads.
+const REPLICA_BENCH: Duration = Duration::from_secs(5);
 
 /// One Redis node: a fred pool plus the name used in errors and health.
 pub(crate) struct Node {
@@ -243,6 +246,13 @@ pub(crate) struct Inner {
     pub(crate) replicas: Vec<Node>,
     pub(crate) prefix: String,
     next_replica: AtomicUsize,
+    /// Per replica: until when (ms after `epoch`) it is skipped because it
+    /// just failed a read. A frozen node (SIGSTOP, a stalled VM) keeps its
+    /// sockets open and answers nothing, so every read sent to it would wait
+    /// out the socket timeout; benched, it costs one such wait per
+    /// [`REPLICA_BENCH`].
+    benched_until: Vec<AtomicU64>,
+    epoch: Instant,
     pub(crate) rate_limit_script: Script,
     pub(crate) release_script: Script,
     pub(crate) claim_as_script: Script,
@@ -327,6 +337,8 @@ impl Cache {
                 replicas,
                 prefix: cfg.key_prefix.clone(),
                 next_replica: AtomicUsize::new(0),
+                benched_until: cfg.replicas.iter().map(|_| AtomicU64::new(0)).collect(),
+                epoch: Instant::now(),
                 rate_limit_script: Script::new(crate::ratelimit::GCRA_LUA),
                 release_script: Script::new(crate::dedup::RELEASE_LUA),
                 claim_as_script: Script::new(crate::dedup::CLAIM_AS_LUA),
@@ -388,21 +400,30 @@ impl Cache {
     }
 
     /// Reads a cached lookup that may be slightly stale: from the replicas in
-    /// turn (round-robin; one that is down or slow is skipped), then from the
-    /// master when no replica answers. A replica's `None` is an answer (the key
-    /// may not have replicated yet, which a cached lookup tolerates).
+    /// turn (round-robin; one that is down or slow is skipped, and left out
+    /// for a few seconds), then from the master when no replica answers. A
+    /// replica's `None` is an answer (the key may not have replicated yet,
+    /// which a cached lookup tolerates).
     pub async fn get_cached(&self, key: &str) -> Result<Option<String>, CacheError> {
         let key = self.key(key);
-        let replicas = &self.inner.replicas;
+        let inner = &self.inner;
+        let replicas = &inner.replicas;
         let mut failures = Vec::new();
         if !replicas.is_empty() {
-            let start = self.inner.next_replica.fetch_add(1, Ordering::Relaxed);
+            let start = inner.next_replica.fetch_add(1, Ordering::Relaxed);
+            let now = inner.epoch.elapsed().as_millis() as u64;
             for i in 0..replicas.len() {
-                let node = &replicas[(start + i) % replicas.len()];
+                let n = (start + i) % replicas.len();
+                if inner.benched_until[n].load(Ordering::Relaxed) > now {
+                    continue;
+                }
+                let node = &replicas[n];
                 match node.get(&key).await {
                     Ok(v) => return Ok(v),
                     Err(e) if e.is_unavailable() => {
                         tracing::debug!(error = %e, "replica read failed, trying the next node");
+                        let until = inner.epoch.elapsed() + REPLICA_BENCH;
+                        inner.benched_until[n].store(until.as_millis() as u64, Ordering::Relaxed);
                         failures.push(e.to_string());
                     }
                     Err(e) => return Err(e),

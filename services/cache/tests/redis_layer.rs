@@ -630,3 +630,40 @@ async fn a_lost_master_is_replaced_through_the_sentinels() {
         "{h:?}"
     );
 }
+
+/// A frozen replica (SIGSTOP: sockets open, no answers) costs one read the
+/// socket timeout; it is then left out, so later reads do not wait on it, and
+/// it serves again once it thaws.
+#[tokio::test]
+async fn a_frozen_replica_is_waited_on_once_then_left_out_until_it_thaws() {
+    let (trio, cache) = setup().await;
+    all_up(&cache).await;
+    cache.set_cached("price-list", "v1", LONG).await.unwrap();
+    replicated(&trio, &cache, "price-list", "v1").await;
+
+    trio.pause_replica(0).unwrap();
+    let mut waited = 0;
+    for _ in 0..10 {
+        let started = Instant::now();
+        assert_eq!(
+            cache.get_cached("price-list").await.unwrap().as_deref(),
+            Some("v1")
+        );
+        // A read that went to the frozen node waited out the timeout.
+        if started.elapsed() >= SOCKET_TIMEOUT / 2 {
+            waited += 1;
+        }
+    }
+    assert!(
+        waited <= 1,
+        "{waited} of 10 reads waited on the frozen replica"
+    );
+
+    trio.resume_replica(0).unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "replica back in health",
+        || async { cache.health().await.replicas.iter().all(|r| r.up) },
+    )
+    .await;
+}

@@ -71,6 +71,7 @@ impl App {
             )
             .route("/health", get(health::all))
             .with_state(state.clone())
+            .merge(runtime::health::live_router())
             .merge(Self::internal(state))
             .layer(axum::middleware::from_fn(runtime::metrics::track_http))
             .layer(axum::middleware::from_fn(runtime::http::trace_requests))

@@ -115,3 +115,79 @@ fn env_example_and_compose_provide_every_variable_the_services_read() {
         service(&compose, host);
     }
 }
+
+/// Secrets in .env that some service does not need. Each service still reads
+/// .env (one file for operators), so compose blanks the ones it does not read.
+const SECRETS: [&str; 6] = [
+    "TELEGRAM_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "API_KEY",
+    "MERCHANT_UUID",
+    "REDIS_PASSWORD",
+    "POSTGRES_PASSWORD",
+];
+
+#[test]
+fn each_service_gets_only_the_secrets_it_reads_and_is_checked_by_itself() {
+    let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).expect("valid YAML");
+    type Build = fn(&Env) -> Result<(), runtime::config::ConfigError>;
+    let services: [(&str, Build); 4] = [
+        ("gateway", |e| gateway::Config::from_env(e).map(|_| ())),
+        ("bot", |e| bot::Config::from_env(e).map(|_| ())),
+        ("payments", |e| payments::Config::from_env(e).map(|_| ())),
+        ("broadcast", |e| broadcast::Config::from_env(e).map(|_| ())),
+    ];
+    for (name, build) in services {
+        let env = Env::from_pairs(env_example());
+        build(&env).unwrap();
+        let read = env.names_read();
+        let svc = service(&compose, name);
+        for secret in SECRETS {
+            let value = svc["environment"].get(secret);
+            if read.contains(secret) {
+                assert!(
+                    value.is_none(),
+                    "{name} reads {secret}, but compose overrides it: {value:?}"
+                );
+            } else {
+                assert_eq!(
+                    value.and_then(Value::as_str),
+                    Some(""),
+                    "{name} does not read {secret}; compose must blank it"
+                );
+            }
+        }
+        // Restarted for its own sake only, and given time to drain its updates
+        // (above HANDOVER_TIMEOUT's default of 25 s).
+        let check = serde_yaml::to_string(&svc["healthcheck"]["test"]).unwrap();
+        assert!(check.contains("/health/live"), "{name}: {check}");
+        let grace = svc["stop_grace_period"].as_str().unwrap_or_default();
+        let secs: u64 = grace.trim_end_matches('s').parse().unwrap_or(0);
+        assert!(secs > 25, "{name}: stop_grace_period {grace:?}");
+        // Found through the Sentinels.
+        assert!(
+            svc["environment"]["REDIS_SENTINELS"]
+                .as_str()
+                .is_some_and(|s| s.split(',').count() == 3),
+            "{name} lists the three Sentinels"
+        );
+    }
+    for n in 1..=3 {
+        service(&compose, &format!("redis-sentinel-{n}"));
+    }
+    // The Redis password is never on a command line (`ps` would show it).
+    for name in [
+        "redis-master",
+        "redis-replica-1",
+        "redis-replica-2",
+        "redis-sentinel-1",
+        "redis-sentinel-2",
+        "redis-sentinel-3",
+    ] {
+        let cmd = serde_yaml::to_string(&service(&compose, name)["command"]).unwrap();
+        assert!(
+            !cmd.contains("--requirepass") && !cmd.contains("--masterauth"),
+            "{name}: {cmd}"
+        );
+    }
+}

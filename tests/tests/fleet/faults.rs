@@ -120,7 +120,10 @@ async fn start_load(fleet: &Fleet, first_user: i64) -> Load {
     for i in 0..n {
         let user_id = first_user + i as i64;
         users.push(user_id);
-        let body = message_update(1_000_000 + first_user + i as i64, user_id, "/start");
+        // /start touches Postgres and Redis; /buy asks payments for the price
+        // list as well. Each user sends one, so each gets exactly one reply.
+        let text = if i % 2 == 0 { "/start" } else { "/buy" };
+        let body = message_update(1_000_000 + first_user + i as i64, user_id, text);
         let (http, url, tally) = (
             fleet.http.clone(),
             fleet.url("/webhook"),
@@ -135,8 +138,10 @@ async fn start_load(fleet: &Fleet, first_user: i64) -> Load {
         });
     }
 
+    // Callbacks 400 ms apart from a second before the fault, so some of them
+    // meet even a short outage.
     let mut callbacks = JoinSet::new();
-    let spacing = STREAM / (ORDERS as u32 + 1);
+    let spacing = Duration::from_millis(400);
     for (k, (_, order_id)) in orders.iter().enumerate() {
         let (heleket, http, url, tally) = (
             fleet.heleket.clone(),
@@ -145,7 +150,7 @@ async fn start_load(fleet: &Fleet, first_user: i64) -> Load {
             callback_tally.clone(),
         );
         let order_id = order_id.clone();
-        let at = started + spacing * (k as u32 + 1);
+        let at = started + FAULT_AT - Duration::from_secs(1) + spacing * k as u32;
         callbacks.spawn(async move {
             tokio::time::sleep_until(at).await;
             heleket.set_status(&order_id, "paid").expect("invoice");
@@ -344,7 +349,9 @@ async fn postgres_restarted_nothing_is_lost() {
     let fleet = fleet_for_faults(Some(&pg)).await;
     let load = start_load(&fleet, 7_200_000).await;
     let fault_at = until_fault(&load).await;
+    let down = std::time::Instant::now();
     pg.crash_and_restart().await.expect("restart postgres");
+    eprintln!("postgres was down for {:?}", down.elapsed());
     finish(&fleet, load, "crash + restart postgres", fault_at).await;
     fleet.stop().await;
     // The server outlives the fleet's pools.

@@ -488,3 +488,56 @@ async fn a_user_over_the_rate_limit_is_told_once_per_window() {
     );
     fleet.stop().await;
 }
+
+/// The pack menu is read from a Redis replica once payments has quoted it, so
+/// /buy keeps showing the packs while payments restarts; and the activity a
+/// message records (`last_seen_at`) is written once, then throttled by a
+/// marker read from the replicas.
+#[tokio::test]
+async fn the_pack_menu_is_served_from_the_replicas_while_payments_restarts() {
+    let mut fleet = Fleet::start().await;
+    let u = user(2701);
+    fleet.say(&u, "/start").await;
+    let first = fleet.say(&u, "/buy").await;
+    assert!(
+        button_data(&first).contains(&"buy:100".to_string()),
+        "{:?}",
+        button_data(&first)
+    );
+    // The cached copy is on both replicas (written to the master, replicated).
+    for port in fleet.redis.replica_ports() {
+        let mut found = String::new();
+        for _ in 0..50 {
+            found = fleet
+                .redis
+                .command(port, &["GET", "starshop:bot:price-list"])
+                .await
+                .unwrap();
+            if !found.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            found.contains("\"stars\":100"),
+            "replica :{port}: {found:?}"
+        );
+    }
+    let seen: Option<time::OffsetDateTime> =
+        sqlx::query_scalar("SELECT last_seen_at FROM users WHERE id = $1")
+            .bind(u.id)
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+    assert!(seen.is_some(), "activity recorded");
+
+    fleet.stop_payments().await;
+    let second = fleet.say(&u, "/buy").await;
+    assert_eq!(
+        button_data(&second),
+        button_data(&first),
+        "same menu with payments down: {}",
+        second.params["text"]
+    );
+    fleet.stop().await;
+}

@@ -257,6 +257,8 @@ pub(crate) struct Inner {
     pub(crate) release_script: Script,
     pub(crate) claim_as_script: Script,
     pub(crate) take_over_script: Script,
+    pub(crate) claim_update_script: Script,
+    pub(crate) finish_update_script: Script,
 }
 
 /// The shared Redis layer: cheap to clone, safe to share between tasks.
@@ -343,6 +345,8 @@ impl Cache {
                 release_script: Script::new(crate::dedup::RELEASE_LUA),
                 claim_as_script: Script::new(crate::dedup::CLAIM_AS_LUA),
                 take_over_script: Script::new(crate::dedup::TAKE_OVER_LUA),
+                claim_update_script: Script::new(crate::dedup::CLAIM_UPDATE_LUA),
+                finish_update_script: Script::new(crate::dedup::FINISH_UPDATE_LUA),
             }),
         })
     }

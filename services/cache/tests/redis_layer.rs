@@ -667,3 +667,91 @@ async fn a_frozen_replica_is_waited_on_once_then_left_out_until_it_thaws() {
     )
     .await;
 }
+
+/// Update claims keep their done markers as bits: handled ids are refused,
+/// their neighbours (also across a chunk boundary) are not, a finished claim
+/// cannot be taken over, and a day of markers costs a fraction of a byte per
+/// update (printed: the figure behind the README's memory arithmetic).
+#[tokio::test]
+async fn update_done_markers_are_bits_and_cost_a_fraction_of_a_byte() {
+    let (trio, cache) = setup().await;
+    let id = 7 * 65_536 - 1; // the last bit of a chunk
+    assert_eq!(
+        cache.claim_update(id, LONG, "gw").await.unwrap(),
+        Claimed::Taken
+    );
+    assert_eq!(
+        cache.claim_update(id, LONG, "other").await.unwrap(),
+        Claimed::HeldBy("gw".into())
+    );
+    cache.finish_update(id, LONG).await.unwrap();
+    assert_eq!(
+        cache.claim_update(id, LONG, "other").await.unwrap(),
+        Claimed::Done
+    );
+    let key = cache::update_claim_key(id);
+    assert!(!cache.take_over(&key, "gw", "other", LONG).await.unwrap());
+    assert!(!cache.release_as(&key, "gw").await.unwrap());
+    for neighbour in [id - 1, id + 1] {
+        assert_eq!(
+            cache.claim_update(neighbour, LONG, "gw").await.unwrap(),
+            Claimed::Taken,
+            "{neighbour}"
+        );
+    }
+    // A released claim (failed hand-over) can be taken again; not done.
+    assert!(
+        cache
+            .release_as(&cache::update_claim_key(id + 1), "gw")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        cache.claim_update(id + 1, LONG, "x").await.unwrap(),
+        Claimed::Taken
+    );
+
+    // Memory: 20,000 consecutive updates handled.
+    let first = 1_000_000_000;
+    let n = 20_000;
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in 0..20 {
+        let cache = cache.clone();
+        tasks.spawn(async move {
+            for i in 0..(n / 20) {
+                let u = first + chunk * (n / 20) + i;
+                assert_eq!(
+                    cache.claim_update(u, LONG, "gw").await.unwrap(),
+                    Claimed::Taken
+                );
+                cache.finish_update(u, LONG).await.unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let prefix = cache.key("");
+    let mut bytes = 0u64;
+    for c in [first / 65_536, (first + n - 1) / 65_536] {
+        let used = trio
+            .command(
+                trio.master_port(),
+                &["MEMORY", "USAGE", &format!("{prefix}tg:done:{c}")],
+            )
+            .await
+            .unwrap();
+        bytes += used.parse::<u64>().unwrap_or(0);
+    }
+    // No claim keys are left behind.
+    let left = trio.command(trio.master_port(), &["DBSIZE"]).await.unwrap();
+    eprintln!(
+        "{n} handled updates: {bytes} bytes of done markers ({:.3} B/update); {left} keys in Redis",
+        bytes as f64 / n as f64
+    );
+    assert!(
+        bytes > 0 && bytes < n as u64,
+        "{bytes} bytes for {n} updates"
+    );
+    assert!(left.parse::<u64>().unwrap() < 10, "{left} keys left");
+}

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cache::{Cache, CacheError, Claimed};
+use cache::{Cache, CacheError, Claimed, update_claim_key};
 use tokio_util::sync::CancellationToken;
 
 /// How often each gateway says it is alive, and how long that lasts.
@@ -55,8 +55,8 @@ pub struct Claims {
     cache: Cache,
     /// This process's name in the claims it takes.
     instance: Arc<str>,
-    /// Claims whose work finished but whose done marker is not written yet.
-    unfinished: Arc<Mutex<HashSet<String>>>,
+    /// Updates whose work finished but whose done marker is not written yet.
+    unfinished: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl Claims {
@@ -94,16 +94,27 @@ impl Claims {
         });
     }
 
-    /// Claims `key` for `lease`, taking over a claim left behind (see the
-    /// module notes). Call with the update's chat lock held.
-    pub async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, CacheError> {
-        let owner = match self.cache.claim_as(key, lease, &self.instance).await? {
+    /// Claims update `update_id` for `lease`, taking over a claim left
+    /// behind (see the module notes). Call with the update's chat lock held.
+    pub async fn claim(&self, update_id: i64, lease: Duration) -> Result<Claim, CacheError> {
+        let key = update_claim_key(update_id);
+        let key = key.as_str();
+        let owner = match self
+            .cache
+            .claim_update(update_id, lease, &self.instance)
+            .await?
+        {
             Claimed::Taken => return Ok(Claim::Ours),
             Claimed::Done => return Ok(Claim::Done),
             Claimed::HeldBy(owner) => owner,
         };
         if *owner == *self.instance {
-            if self.unfinished.lock().expect("poisoned").contains(key) {
+            if self
+                .unfinished
+                .lock()
+                .expect("poisoned")
+                .contains(&update_id)
+            {
                 return Ok(Claim::Done);
             }
             tracing::info!(key, "taking back a claim this gateway could not release");
@@ -138,35 +149,32 @@ impl Claims {
     /// Marks the work done. When Redis refuses, the marker is retried in the
     /// background for up to `lease` and, meanwhile, redeliveries that reach
     /// this gateway are answered as done.
-    pub async fn finish(&self, key: &str, done_ttl: Duration, lease: Duration) {
-        let Err(e) = self.cache.finish(key, done_ttl).await else {
+    pub async fn finish(&self, update_id: i64, done_ttl: Duration, lease: Duration) {
+        let Err(e) = self.cache.finish_update(update_id, done_ttl).await else {
             return;
         };
-        tracing::warn!(key, error = %e, "could not mark update done; retrying in the background");
-        self.unfinished
-            .lock()
-            .expect("poisoned")
-            .insert(key.to_string());
+        tracing::warn!(update_id, error = %e, "could not mark update done; retrying in the background");
+        self.unfinished.lock().expect("poisoned").insert(update_id);
         let me = self.clone();
-        let key = key.to_string();
         tokio::spawn(async move {
             let give_up = tokio::time::Instant::now() + lease;
             while tokio::time::Instant::now() < give_up {
                 tokio::time::sleep(FINISH_RETRY).await;
-                if me.cache.finish(&key, done_ttl).await.is_ok() {
+                if me.cache.finish_update(update_id, done_ttl).await.is_ok() {
                     break;
                 }
             }
-            me.unfinished.lock().expect("poisoned").remove(&key);
+            me.unfinished.lock().expect("poisoned").remove(&update_id);
         });
     }
 
     /// Gives the claim back after a failed hand-over so a redelivery can take
     /// it. When Redis refuses, the claim stays ours and is taken back by the
     /// next redelivery (see [`Claims::claim`]).
-    pub async fn release(&self, key: &str) {
-        if let Err(e) = self.cache.release_as(key, &self.instance).await {
-            tracing::warn!(key, error = %e, "could not release claim");
+    pub async fn release(&self, update_id: i64) {
+        let key = update_claim_key(update_id);
+        if let Err(e) = self.cache.release_as(&key, &self.instance).await {
+            tracing::warn!(update_id, error = %e, "could not release claim");
         }
     }
 }

@@ -84,7 +84,6 @@ async fn handle(
     chat_id: i64,
     body: Bytes,
 ) -> Result<StatusCode, ServiceError> {
-    let key = format!("tg:update:{update_id}");
     // Queue behind earlier updates of the chat first, then claim: the claim's
     // lease starts only when this copy is about to be handled. Waiting longer
     // than the budget is pointless: the answer has gone, and Telegram will
@@ -94,7 +93,7 @@ async fn handle(
         return Err(ServiceError::Unavailable(format!("chat {chat_id} is busy")));
     };
     let lease = s.cfg.work_limit + CLAIM_MARGIN;
-    match s.claims.claim(&key, lease).await? {
+    match s.claims.claim(update_id, lease).await? {
         Claim::Ours => {}
         // Handled before: Telegram must stop resending it.
         Claim::Done => {
@@ -119,7 +118,7 @@ async fn handle(
     };
     match s.bot.clone().handle_update(req).await {
         Ok(_) => {
-            mark_done(&s, &key, lease).await;
+            mark_done(&s, update_id, lease).await;
             metrics::counter!("gateway_updates_total", "outcome" => "handled").increment(1);
             Ok(StatusCode::OK)
         }
@@ -127,7 +126,7 @@ async fn handle(
             let err = ServiceError::from_status(&status);
             if let ServiceError::InvalidInput(reason) = &err {
                 tracing::warn!(update_id, %reason, "bot refused the update; dropped");
-                mark_done(&s, &key, lease).await;
+                mark_done(&s, update_id, lease).await;
                 return Ok(StatusCode::OK);
             }
             // The bot failed on this very update (not "down", not "busy"):
@@ -137,11 +136,11 @@ async fn handle(
                 && crate::dead_letter::record_failure(&s, update_id, chat_id, &body, &e.to_string())
                     .await
             {
-                mark_done(&s, &key, lease).await;
+                mark_done(&s, update_id, lease).await;
                 return Ok(StatusCode::OK);
             }
             // Let the redelivery take the claim.
-            s.claims.release(&key).await;
+            s.claims.release(update_id).await;
             metrics::counter!("gateway_updates_total", "outcome" => "handover_failed").increment(1);
             tracing::warn!(update_id, code = ?status.code(), message = status.message(), "hand-over failed; Telegram will redeliver");
             Err(match err {
@@ -152,8 +151,8 @@ async fn handle(
     }
 }
 
-async fn mark_done(s: &AppState, key: &str, lease: Duration) {
-    s.claims.finish(key, DONE_TTL, lease).await;
+async fn mark_done(s: &AppState, update_id: i64, lease: Duration) {
+    s.claims.finish(update_id, DONE_TTL, lease).await;
 }
 
 /// Compares in constant time, so response timing does not reveal how much

@@ -237,7 +237,7 @@ async fn a_claim_left_by_a_dead_gateway_is_taken_over_within_seconds() {
     let live = message_update(9101, 1101, "/start").to_string();
     assert_eq!(
         cache
-            .claim_as("tg:update:9101", lease, "alive-gw")
+            .claim_as(&cache::update_claim_key(9101), lease, "alive-gw")
             .await
             .unwrap(),
         cache::Claimed::Taken
@@ -253,7 +253,7 @@ async fn a_claim_left_by_a_dead_gateway_is_taken_over_within_seconds() {
     let dead = message_update(9102, 1102, "/start").to_string();
     assert_eq!(
         cache
-            .claim_as("tg:update:9102", lease, "dead-gw")
+            .claim_as(&cache::update_claim_key(9102), lease, "dead-gw")
             .await
             .unwrap(),
         cache::Claimed::Taken

@@ -125,16 +125,29 @@ async fn connections_received(fleet: &Fleet, port: u16) -> i64 {
         .expect("INFO stats has total_connections_received")
 }
 
-/// An idle fleet is quiet: no Redis node sees a new connection and no
+/// An idle fleet is quiet: no Redis node or Sentinel sees a new connection and no
 /// service logs a warning while nothing happens (fred's unresponsive-
 /// connection check used to reconnect every idle connection once per socket
 /// timeout, dozens a second per node, each with a warning).
 #[tokio::test]
 async fn an_idle_fleet_opens_no_new_redis_connections_and_logs_no_warning() {
     let logs = crate::harness::Logs::install();
-    let fleet = Fleet::start().await;
+    // As deployed: the master found through three Sentinels, which must be
+    // left alone as well once it is found.
+    let redis = testkit::redis::RedisTrio::start_with_sentinels(None)
+        .await
+        .expect("redis with sentinels");
+    let db = testkit::postgres::fresh_database().await.expect("database");
+    let fleet = Fleet::start_on(
+        sandbox::telegram::TelegramOptions::default(),
+        redis,
+        db,
+        |_| {},
+    )
+    .await;
     let mut ports = vec![fleet.redis.master_port()];
     ports.extend(fleet.redis.replica_ports());
+    ports.extend(fleet.redis.sentinel_ports());
     // Let every pool finish connecting, then take the baseline.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut before = Vec::new();

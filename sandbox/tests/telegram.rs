@@ -302,7 +302,9 @@ where
     F: Fn(FakeTelegram) -> Fut,
     Fut: std::future::Future<Output = Option<()>>,
 {
-    for _ in 0..3 {
+    // The limiter itself is tested with an explicit clock in limits.rs; this
+    // is the HTTP path, so a busy box only costs more tries.
+    for _ in 0..10 {
         let started = std::time::Instant::now();
         let outcome = attempt(fake().await).await;
         if started.elapsed() < Duration::from_millis(900) {
@@ -310,7 +312,7 @@ where
             return;
         }
     }
-    panic!("could not send a burst within one second in three tries");
+    panic!("could not send a burst within one second in ten tries");
 }
 
 #[tokio::test]

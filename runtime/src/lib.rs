@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -20,21 +20,25 @@ pub use app::App;
 pub use config::Config;
 pub use webhook::SECRET_HEADER;
 
-/// What the `gateway` binary does: configuration from `env` (exit 2 when it is
-/// wrong), telemetry, then serve until SIGTERM/SIGINT and drain. Public so the
-/// fault tests can run the very same process and kill it with SIGKILL.
+impl runtime::service::Service for App {
+    const NAME: &'static str = "gateway";
+    type Config = Config;
+    fn config(env: &runtime::config::Env) -> Result<Config, runtime::config::ConfigError> {
+        Config::from_env(env)
+    }
+    fn common(config: &Config) -> &runtime::config::CommonConfig {
+        &config.common
+    }
+    async fn build(config: Config) -> anyhow::Result<App> {
+        App::build(config).await
+    }
+    async fn run(self, shutdown: tokio_util::sync::CancellationToken) -> std::io::Result<()> {
+        App::run(self, shutdown).await
+    }
+}
+
+/// What the `gateway` binary does (see [`runtime::service::main_with`]). Public
+/// so the fault tests can run the very same process and kill it with SIGKILL.
 pub async fn main_with(env: &runtime::config::Env) -> anyhow::Result<()> {
-    let config = Config::from_env(env).unwrap_or_else(|e| {
-        eprintln!("gateway: configuration error: {e}");
-        std::process::exit(2);
-    });
-    let telemetry = runtime::telemetry::init(
-        "gateway",
-        &config.common.log_filter,
-        config.common.otlp_endpoint.as_deref(),
-    )?;
-    let app = App::build(config).await?;
-    app.run(runtime::shutdown::on_signal()).await?;
-    telemetry.shutdown();
-    Ok(())
+    runtime::service::main_with::<App>(env).await
 }

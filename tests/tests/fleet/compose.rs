@@ -43,6 +43,18 @@ fn environment(svc: &Value) -> BTreeSet<String> {
     }
 }
 
+type Build = fn(&Env) -> Result<(), runtime::config::ConfigError>;
+
+/// Each service's name in compose and how it builds its configuration.
+fn services() -> [(&'static str, Build); 4] {
+    [
+        ("gateway", |e| gateway::Config::from_env(e).map(|_| ())),
+        ("bot", |e| bot::Config::from_env(e).map(|_| ())),
+        ("payments", |e| payments::Config::from_env(e).map(|_| ())),
+        ("broadcast", |e| broadcast::Config::from_env(e).map(|_| ())),
+    ]
+}
+
 fn uses_env_file(svc: &Value) -> bool {
     let f = &svc["env_file"];
     f.as_str() == Some(".env")
@@ -87,13 +99,7 @@ fn env_example_and_compose_provide_every_variable_the_services_read() {
     let provided: BTreeSet<String> = example.iter().map(|(k, _)| k.clone()).collect();
     // Each service builds its configuration from .env.example alone: the file is a
     // working configuration, not just a list of names. The env records what was read.
-    type Build = fn(&Env) -> Result<(), runtime::config::ConfigError>;
-    let services: [(&str, Build); 4] = [
-        ("gateway", |e| gateway::Config::from_env(e).map(|_| ())),
-        ("bot", |e| bot::Config::from_env(e).map(|_| ())),
-        ("payments", |e| payments::Config::from_env(e).map(|_| ())),
-        ("broadcast", |e| broadcast::Config::from_env(e).map(|_| ())),
-    ];
+    let services = services();
     for (name, build) in services {
         let env = Env::from_pairs(example.clone());
         build(&env).unwrap_or_else(|e| panic!(".env.example does not configure {name}: {e}"));
@@ -130,13 +136,7 @@ const SECRETS: [&str; 6] = [
 #[test]
 fn each_service_gets_only_the_secrets_it_reads_and_is_checked_by_itself() {
     let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).expect("valid YAML");
-    type Build = fn(&Env) -> Result<(), runtime::config::ConfigError>;
-    let services: [(&str, Build); 4] = [
-        ("gateway", |e| gateway::Config::from_env(e).map(|_| ())),
-        ("bot", |e| bot::Config::from_env(e).map(|_| ())),
-        ("payments", |e| payments::Config::from_env(e).map(|_| ())),
-        ("broadcast", |e| broadcast::Config::from_env(e).map(|_| ())),
-    ];
+    let services = services();
     for (name, build) in services {
         let env = Env::from_pairs(env_example());
         build(&env).unwrap();

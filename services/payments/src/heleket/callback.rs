@@ -315,6 +315,64 @@ mod tests {
     }
 
     #[test]
+    fn escaped_quotes_and_brackets_inside_strings_do_not_end_them() {
+        // A value holding `\"`, `}`, `]` and `,`, before the sign and inside
+        // nested values: only real structure ends a string or a value.
+        let php = r#"{"uuid":"u","order_id":"o","status":"paid","comment":"say \"hi\", ok}","list":["a]","b\"}",{"k":"v]"}],"n":-1.5e3,"t":true}"#;
+        let body = signed(php);
+        let p = verify(body.as_bytes(), KEY).unwrap();
+        assert_eq!((p.order_id.as_str(), p.status.as_str()), ("o", "paid"));
+        // The sign before such a member, and with whitespace around the colon.
+        let s = sign(php.as_bytes(), KEY);
+        let first = format!("{{\"sign\" : \"{s}\" , {}", &php[1..]);
+        assert!(verify(first.as_bytes(), KEY).is_ok(), "{first}");
+        // Tampering inside the escaped part is still caught.
+        let tampered = body.replace(r#"say \"hi\""#, r#"say \"ho\""#);
+        assert_eq!(
+            verify(tampered.as_bytes(), KEY).unwrap_err(),
+            VerifyError::BadSign
+        );
+    }
+
+    #[test]
+    fn the_sign_alone_leaves_an_empty_object() {
+        let s = sign(b"{}", KEY);
+        let stripped = strip_sign(format!(r#"{{ "sign":"{s}" }}"#).as_bytes()).unwrap();
+        assert_eq!(stripped.sign.as_deref(), Some(s.as_str()));
+        assert_eq!(stripped.rest, b"{ }");
+        let last = strip_sign(br#"{"a":1,"sign":"x"}"#).unwrap();
+        assert_eq!(last.rest, br#"{"a":1}"#);
+        let first = strip_sign(br#"{"sign":"x", "a":1}"#).unwrap();
+        assert_eq!(first.rest, br#"{"a":1}"#);
+        let none = strip_sign(br#" {"a":1} "#).unwrap();
+        assert_eq!(
+            (none.sign, none.rest.as_slice()),
+            (None, &br#" {"a":1} "#[..])
+        );
+    }
+
+    #[test]
+    fn structural_errors_are_malformed_not_bad_sign() {
+        for raw in [
+            &br#"{"a":1} x"#[..],
+            br#"{"a" 1}"#,
+            br#"{"a":1 "b":2}"#,
+            br#"{"a":}"#,
+            br#"{"a":"unterminated}"#,
+            br#"{"a":[1,2}"#,
+            br#"{a:1}"#,
+            br#"{"unterminated"#,
+            b"",
+        ] {
+            assert!(
+                matches!(strip_sign(raw), Err(VerifyError::Malformed(_))),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
     fn php_canonical_matches_php_json_encode() {
         let out =
             php_canonical(br#"{ "a" : "x/y", "b": [1, 2.50, null], "c": "\u00e9\n" }"#).unwrap();

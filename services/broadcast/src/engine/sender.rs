@@ -128,7 +128,6 @@ async fn send_campaign(
             .acquire_owned()
             .await
             .expect("never closed");
-        let asked = Instant::now();
         let slots = match inner
             .cache
             .reserve_sends(
@@ -149,8 +148,7 @@ async fn send_campaign(
                 continue;
             }
         };
-        // Slots are counted from the answer, so none is used early.
-        let reserved_at = Instant::now();
+        let reserved_at = slots.answered;
         if slots.count == 0 {
             pause(shutdown, slots.first_in.max(Duration::from_millis(5))).await;
             continue;
@@ -162,15 +160,7 @@ async fn send_campaign(
         }
         let (inner2, campaign2, status2) = (inner.clone(), campaign.clone(), status.clone());
         inner.tasks.spawn(async move {
-            let outcomes = send_batch(
-                &inner2,
-                &campaign2,
-                &claimed.rows,
-                (asked, reserved_at),
-                slots,
-                &status2,
-            )
-            .await;
+            let outcomes = send_batch(&inner2, &campaign2, &claimed.rows, slots, &status2).await;
             record(&inner2, id, claimed.token, &claimed.rows, outcomes).await;
             drop(permit);
         });
@@ -235,7 +225,6 @@ async fn send_batch(
     inner: &Inner,
     c: &Campaign,
     rows: &[Claimed],
-    (asked, reserved_at): (Instant, Instant),
     slots: cache::Slots,
     status: &watch::Receiver<String>,
 ) -> Vec<Outcome> {
@@ -255,9 +244,10 @@ async fn send_batch(
     let mut sends = FuturesUnordered::new();
     for (i, (row, free)) in rows.iter().zip(free).enumerate() {
         // Waited for from Redis' answer (never early), judged late from
-        // the question (the round trip counts as lateness).
-        let at = reserved_at + slots.offset(i as u32);
-        let due = asked + slots.offset(i as u32);
+        // when Redis counted it (a slow answer counts as lateness, a
+        // question that waited to reach Redis does not).
+        let at = slots.at(i as u32);
+        let due = slots.due(i as u32);
         sends.push(async move {
             let outcome = if !row.reachable {
                 Outcome::Blocked("unreachable since the campaign started".into())

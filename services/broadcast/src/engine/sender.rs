@@ -261,18 +261,7 @@ async fn send_batch(
                 }
             } else {
                 tokio::time::sleep_until(at).await;
-                if due.elapsed() > LATE_LIMIT {
-                    // Sent now, it would bunch up with the next on-time slot
-                    // (rate + 1 in some second); it waits for a fresh slot.
-                    metrics::counter!("broadcast_late_slots_total").increment(1);
-                    Outcome::Retry {
-                        after: Duration::ZERO,
-                        attempt: false,
-                        reason: "slot missed".into(),
-                    }
-                } else {
-                    send_one(inner, c, row, status).await
-                }
+                send_one(inner, c, row, status, due).await
             };
             (i, outcome)
         });
@@ -289,6 +278,7 @@ async fn send_one(
     c: &Campaign,
     row: &Claimed,
     status: &watch::Receiver<String>,
+    due: Instant,
 ) -> Outcome {
     // The last moment to honour a pause, a cancel or someone's 429.
     let not_now = |reason: &str| Outcome::Retry {
@@ -320,7 +310,23 @@ async fn send_one(
     if c.paid {
         params["allow_paid_broadcast"] = json!(true);
     }
+    let (kind, per_sec) = if c.paid {
+        (1, inner.budget.paid_per_sec)
+    } else {
+        (0, inner.budget.per_sec)
+    };
+    let Some(ticket) = inner.arrivals[kind]
+        .admit(per_sec as usize, due + LATE_LIMIT)
+        .await
+    else {
+        // Sent now, it would bunch up with the next on-time slot (rate + 1
+        // in some second); it waits for a fresh slot.
+        metrics::counter!("broadcast_late_slots_total").increment(1);
+        tracing::debug!(late_us = due.elapsed().as_micros() as u64, "slot missed");
+        return not_now("slot missed");
+    };
     let result = inner.bulk.call_unpaced::<Value>(msg.method, &params).await;
+    drop(ticket);
     if let Err(TgError::RetryAfter(wait)) = &result {
         flood(inner, *wait).await;
     }

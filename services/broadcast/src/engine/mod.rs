@@ -13,6 +13,7 @@
 mod progress;
 mod sender;
 mod start;
+mod window;
 
 use crate::config::EngineConfig;
 use crate::schedule::Tz;
@@ -51,6 +52,9 @@ pub(crate) struct Inner {
     senders: Mutex<HashMap<Uuid, watch::Sender<String>>>,
     /// Set by a 429 seen here: local sends wait for it without asking Redis.
     pub flood_until: Mutex<Option<tokio::time::Instant>>,
+    /// This process's campaign sends by when they can have arrived, ordinary
+    /// and paid (Telegram counts the two apart).
+    arrivals: [window::Arrivals; 2],
     wake: Notify,
     tasks: TaskTracker,
 }
@@ -85,6 +89,7 @@ impl Engine {
                 counts,
                 senders: Mutex::new(HashMap::new()),
                 flood_until: Mutex::new(None),
+                arrivals: Default::default(),
                 wake: Notify::new(),
                 tasks: TaskTracker::new(),
             }),

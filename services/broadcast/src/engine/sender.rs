@@ -128,7 +128,6 @@ async fn send_campaign(
             .acquire_owned()
             .await
             .expect("never closed");
-        let asked = Instant::now();
         let slots = match inner
             .cache
             .reserve_sends(
@@ -149,8 +148,7 @@ async fn send_campaign(
                 continue;
             }
         };
-        // Slots are counted from the answer, so none is used early.
-        let reserved_at = Instant::now();
+        let reserved_at = slots.answered;
         if slots.count == 0 {
             pause(shutdown, slots.first_in.max(Duration::from_millis(5))).await;
             continue;
@@ -162,15 +160,7 @@ async fn send_campaign(
         }
         let (inner2, campaign2, status2) = (inner.clone(), campaign.clone(), status.clone());
         inner.tasks.spawn(async move {
-            let outcomes = send_batch(
-                &inner2,
-                &campaign2,
-                &claimed.rows,
-                (asked, reserved_at),
-                slots,
-                &status2,
-            )
-            .await;
+            let outcomes = send_batch(&inner2, &campaign2, &claimed.rows, slots, &status2).await;
             record(&inner2, id, claimed.token, &claimed.rows, outcomes).await;
             drop(permit);
         });
@@ -235,7 +225,6 @@ async fn send_batch(
     inner: &Inner,
     c: &Campaign,
     rows: &[Claimed],
-    (asked, reserved_at): (Instant, Instant),
     slots: cache::Slots,
     status: &watch::Receiver<String>,
 ) -> Vec<Outcome> {
@@ -255,9 +244,10 @@ async fn send_batch(
     let mut sends = FuturesUnordered::new();
     for (i, (row, free)) in rows.iter().zip(free).enumerate() {
         // Waited for from Redis' answer (never early), judged late from
-        // the question (the round trip counts as lateness).
-        let at = reserved_at + slots.offset(i as u32);
-        let due = asked + slots.offset(i as u32);
+        // when Redis counted it (a slow answer counts as lateness, a
+        // question that waited to reach Redis does not).
+        let at = slots.at(i as u32);
+        let due = slots.due(i as u32);
         sends.push(async move {
             let outcome = if !row.reachable {
                 Outcome::Blocked("unreachable since the campaign started".into())
@@ -271,18 +261,7 @@ async fn send_batch(
                 }
             } else {
                 tokio::time::sleep_until(at).await;
-                if due.elapsed() > LATE_LIMIT {
-                    // Sent now, it would bunch up with the next on-time slot
-                    // (rate + 1 in some second); it waits for a fresh slot.
-                    metrics::counter!("broadcast_late_slots_total").increment(1);
-                    Outcome::Retry {
-                        after: Duration::ZERO,
-                        attempt: false,
-                        reason: "slot missed".into(),
-                    }
-                } else {
-                    send_one(inner, c, row, status).await
-                }
+                send_one(inner, c, row, status, due).await
             };
             (i, outcome)
         });
@@ -299,6 +278,7 @@ async fn send_one(
     c: &Campaign,
     row: &Claimed,
     status: &watch::Receiver<String>,
+    due: Instant,
 ) -> Outcome {
     // The last moment to honour a pause, a cancel or someone's 429.
     let not_now = |reason: &str| Outcome::Retry {
@@ -330,7 +310,23 @@ async fn send_one(
     if c.paid {
         params["allow_paid_broadcast"] = json!(true);
     }
+    let (kind, per_sec) = if c.paid {
+        (1, inner.budget.paid_per_sec)
+    } else {
+        (0, inner.budget.per_sec)
+    };
+    let Some(ticket) = inner.arrivals[kind]
+        .admit(per_sec as usize, due + LATE_LIMIT)
+        .await
+    else {
+        // Sent now, it would bunch up with the next on-time slot (rate + 1
+        // in some second); it waits for a fresh slot.
+        metrics::counter!("broadcast_late_slots_total").increment(1);
+        tracing::debug!(late_us = due.elapsed().as_micros() as u64, "slot missed");
+        return not_now("slot missed");
+    };
     let result = inner.bulk.call_unpaced::<Value>(msg.method, &params).await;
+    drop(ticket);
     if let Err(TgError::RetryAfter(wait)) = &result {
         flood(inner, *wait).await;
     }

@@ -79,7 +79,7 @@ impl Dispatcher {
     async fn within_rate_limit(&self, from: &User, chat_id: i64) -> Result<bool, ServiceError> {
         let decision = self
             .cache
-            .rate_limit(&format!("rl:user:{}", from.id), self.rate_limit)
+            .rate_limit(&format!("user:{}", from.id), self.rate_limit)
             .await?;
         if decision.allowed {
             return Ok(true);

@@ -43,13 +43,18 @@ impl Pricing {
         }
         let custom_min: i64 = env.parse_or("CUSTOM_STARS_MIN", 50)?;
         let custom_max: i64 = env.parse_or("CUSTOM_STARS_MAX", 100_000)?;
-        if custom_min < 1 || custom_max < custom_min {
+        if custom_min < 1 {
+            return Err(ConfigError::malformed(
+                "CUSTOM_STARS_MIN",
+                &custom_min.to_string(),
+                "must be at least 1",
+            ));
+        }
+        if custom_max < custom_min {
             return Err(ConfigError::malformed(
                 "CUSTOM_STARS_MAX",
                 &custom_max.to_string(),
-                format!(
-                    "must be at least CUSTOM_STARS_MIN ({custom_min}), which must be at least 1"
-                ),
+                format!("must be at least CUSTOM_STARS_MIN ({custom_min})"),
             ));
         }
         Ok(Pricing {
@@ -112,6 +117,23 @@ mod tests {
     }
 
     #[test]
+    fn custom_bounds_accept_their_edges_and_name_the_wrong_one() {
+        let bounds = |min: &str, max: &str| {
+            Pricing::from_env(&Env::from_pairs([
+                ("CUSTOM_STARS_MIN", min),
+                ("CUSTOM_STARS_MAX", max),
+            ]))
+        };
+        let one = bounds("1", "1").unwrap();
+        assert_eq!((one.custom_min, one.custom_max), (1, 1));
+        assert!(one.validate(1).is_ok() && one.validate(2).is_err());
+        let err = bounds("0", "10").unwrap_err().to_string();
+        assert!(err.contains("CUSTOM_STARS_MIN"), "{err}");
+        let err = bounds("500", "499").unwrap_err().to_string();
+        assert!(err.contains("CUSTOM_STARS_MAX"), "{err}");
+    }
+
+    #[test]
     fn bad_price_settings_are_named() {
         for (k, v) in [
             ("STAR_PRICE", "abc"),
@@ -122,10 +144,7 @@ mod tests {
             let err = Pricing::from_env(&Env::from_pairs([(k, v)]))
                 .unwrap_err()
                 .to_string();
-            assert!(
-                err.contains(k) || err.contains("CUSTOM_STARS"),
-                "{k}={v}: {err}"
-            );
+            assert!(err.contains(k), "{k}={v}: {err}");
         }
     }
 }

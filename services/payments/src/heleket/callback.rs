@@ -376,10 +376,8 @@ mod tests {
     fn control_characters_and_line_separators_are_escaped_as_php_does() {
         // \u0001 and \u001f are escaped as \u00XX (lower-case hex), the space
         // (0x20) is not; U+2028/2029 are escaped; other characters stay raw.
-        let out = php_canonical(
-            br#"{"a":"\u0001 \u001f\u0020\b\f\r\t\u2028\u2029\u00e9\"\\"}"#,
-        )
-        .unwrap();
+        let out =
+            php_canonical(br#"{"a":"\u0001 \u001f\u0020\b\f\r\t\u2028\u2029\u00e9\"\\"}"#).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"a":"\u0001 \u001f \b\f\r\t\u2028\u2029é\"\\"}"#

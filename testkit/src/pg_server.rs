@@ -29,7 +29,9 @@ struct Cluster {
 
 impl PgServer {
     /// initdb + start, with a superuser role `starshop` and a database
-    /// `starshop`; durability is off (fsync), as for the shared test server.
+    /// `starshop`. fsync is off (the machine does not crash, only the server
+    /// does), but commits are synchronous: a crash test must not lose what a
+    /// commit acknowledged, or it would test a weaker Postgres than ours.
     pub async fn start() -> anyhow::Result<PgServer> {
         tokio::task::spawn_blocking(|| {
             let bin = bindir()?;
@@ -104,7 +106,7 @@ impl Cluster {
 
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
         let opts = format!(
-            "-h 127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-h 127.0.0.1 -p {} -k {} -c fsync=off -c full_page_writes=off -c max_connections=200",
             self.port,
             self.dir.display()
         );

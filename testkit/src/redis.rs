@@ -284,25 +284,23 @@ impl RedisTrio {
         self.signal_replica(i, "CONT")
     }
 
-    fn signal_replica(&self, i: usize, signal: &str) -> anyhow::Result<()> {
+    /// Freezes the master (SIGSTOP): its sockets stay open and nothing is
+    /// answered, as with a hung process or a host that vanished without
+    /// resetting connections.
+    pub fn pause_master(&self) -> anyhow::Result<()> {
+        signal(&self.master, "STOP")
+    }
+
+    pub fn resume_master(&self) -> anyhow::Result<()> {
+        signal(&self.master, "CONT")
+    }
+
+    fn signal_replica(&self, i: usize, signal_name: &str) -> anyhow::Result<()> {
         let node = self
             .replicas
             .get(i)
             .ok_or_else(|| anyhow!("replica index {i} out of range (0 or 1)"))?;
-        let pid = node
-            .child
-            .as_ref()
-            .and_then(Child::id)
-            .ok_or_else(|| anyhow!("redis {} is not running", node.name))?;
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .status()
-            .context("run kill")?;
-        if !status.success() {
-            bail!("kill -{signal} {pid} failed: {status}");
-        }
-        Ok(())
+        signal(node, signal_name)
     }
 
     /// Runs one command on the node listening on `port` (authenticating when the
@@ -388,6 +386,24 @@ impl Drop for RedisTrio {
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// Sends `signal` (STOP, CONT) to a running node.
+fn signal(node: &Node, signal: &str) -> anyhow::Result<()> {
+    let pid = node
+        .child
+        .as_ref()
+        .and_then(Child::id)
+        .ok_or_else(|| anyhow!("redis {} is not running", node.name))?;
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .context("run kill")?;
+    if !status.success() {
+        bail!("kill -{signal} {pid} failed: {status}");
+    }
+    Ok(())
 }
 
 /// What distinguishes one node's command line from another's.

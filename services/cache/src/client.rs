@@ -29,6 +29,20 @@ const RECONNECT_MAX_MS: u32 = 2_000;
 
 /// How long a replica that failed a read is left out of cached reads.
 const REPLICA_BENCH: Duration = Duration::from_secs(5);
+/// The most a cached read waits for a replica (never more than the socket
+/// timeout): the master answers when it does not, so a frozen replica costs
+/// concurrent reads this much, not a whole socket timeout each.
+const REPLICA_READ_TIMEOUT: Duration = Duration::from_millis(300);
+/// Command timeouts this close together on one node mean it no longer
+/// answers on its sockets: reconnect (through the Sentinels, for the
+/// master). fred closes a connection only when the socket fails, and a
+/// frozen process or a host gone without a reset keeps it open: every
+/// command would time out for as long as TCP retransmits (~15 min), though
+/// the Sentinels promoted a replica within seconds.
+const TIMEOUTS_BEFORE_RECONNECT: u32 = 3;
+const TIMEOUT_WINDOW: Duration = Duration::from_secs(10);
+/// At most one forced reconnect per node in this long.
+const RECONNECT_EVERY: Duration = Duration::from_secs(3);
 
 /// One Redis node: a fred pool plus the name used in errors and health.
 pub(crate) struct Node {
@@ -42,6 +56,9 @@ pub(crate) struct Node {
     pool: Pool,
     options: Options,
     tasks: Vec<ConnectHandle>,
+    /// (first timeout of the current window, timeouts in it, last forced
+    /// reconnect): see [`TIMEOUTS_BEFORE_RECONNECT`].
+    timeouts: std::sync::Mutex<(Instant, u32, Option<Instant>)>,
 }
 
 impl Node {
@@ -54,7 +71,11 @@ impl Node {
     ) -> Result<Node, CacheError> {
         let label = format!("{name} {addr}");
         let via_sentinel = matches!(server, ServerConfig::Sentinel { .. });
-        let timeout = cfg.socket_timeout;
+        let timeout = if role == "replica" {
+            cfg.socket_timeout.min(REPLICA_READ_TIMEOUT)
+        } else {
+            cfg.socket_timeout
+        };
         let config = Config {
             // false: a node that is down at start-up is retried in the
             // background under the reconnect policy instead of failing
@@ -118,6 +139,7 @@ impl Node {
             pool,
             options,
             tasks,
+            timeouts: std::sync::Mutex::new((Instant::now(), 0, None)),
         })
     }
 
@@ -127,7 +149,33 @@ impl Node {
     }
 
     pub(crate) fn err(&self, e: fred::error::Error) -> CacheError {
+        if *e.kind() == fred::error::ErrorKind::Timeout {
+            self.timed_out();
+        }
         CacheError::from_fred(&self.label, e)
+    }
+
+    /// Counts a command timeout; enough of them close together force a
+    /// reconnect of the node's pool.
+    fn timed_out(&self) {
+        let now = Instant::now();
+        let mut t = self.timeouts.lock().unwrap_or_else(|p| p.into_inner());
+        if now.duration_since(t.0) > TIMEOUT_WINDOW {
+            *t = (now, 0, t.2);
+        }
+        t.1 += 1;
+        let recently =
+            t.2.is_some_and(|at| now.duration_since(at) < RECONNECT_EVERY);
+        if t.1 < TIMEOUTS_BEFORE_RECONNECT || recently {
+            return;
+        }
+        *t = (now, 0, Some(now));
+        drop(t);
+        tracing::warn!(node = %self.label, "commands keep timing out; reconnecting");
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let _ = pool.force_reconnection().await;
+        });
     }
 
     pub(crate) fn is_connected(&self) -> bool {

@@ -41,6 +41,7 @@ impl App {
             tg,
             cfg: Arc::new(config),
             claims: crate::claims::Claims::new(cache.clone()),
+            handovers: tokio_util::task::TaskTracker::new(),
             cache,
             db,
             bot: BotClient::new(bot_channel.clone()),
@@ -111,11 +112,30 @@ impl App {
                 shutdown.clone(),
             );
         }
-        self.state.claims.spawn_heartbeat(shutdown.clone());
+        let beat = CancellationToken::new();
+        let heartbeat = self.state.claims.spawn_heartbeat(beat.clone());
+        let handovers = self.state.handovers.clone();
+        let work_limit = self.state.cfg.work_limit;
         tracing::info!(port = self.port(), "gateway listening");
         let app = Self::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        // Hand-overs outlive their requests (see webhook.rs): let them end,
+        // within the limit any of them may take, before this gateway stops
+        // saying it is alive and its claims become others' to take over.
+        handovers.close();
+        if tokio::time::timeout(work_limit, handovers.wait())
             .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = handovers.len(),
+                "hand-overs still running at shutdown"
+            );
+        }
+        beat.cancel();
+        let _ = heartbeat.await;
+        served
     }
 }

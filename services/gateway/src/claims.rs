@@ -72,11 +72,14 @@ impl Claims {
         format!("gw:alive:{owner}")
     }
 
-    /// Keeps this gateway's heartbeat fresh until `shutdown`, then removes
-    /// it (so its claims, all given back by then, are not waited on).
-    pub fn spawn_heartbeat(&self, shutdown: CancellationToken) {
+    /// Keeps this gateway's heartbeat fresh until `stop`, then removes it.
+    /// Cancel `stop` only once every hand-over of this process has ended
+    /// (`App::run` does): a gateway that still works on an update must not
+    /// look dead to another one.
+    pub fn spawn_heartbeat(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
+            let shutdown = stop;
             let key = Self::heartbeat_key(&me.instance);
             let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
             loop {
@@ -91,12 +94,22 @@ impl Claims {
                 }
             }
             let _ = me.cache.del(&key).await;
-        });
+        })
     }
 
     /// Claims update `update_id` for `lease`, taking over a claim left
     /// behind (see the module notes). Call with the update's chat lock held.
     pub async fn claim(&self, update_id: i64, lease: Duration) -> Result<Claim, CacheError> {
+        // Done here, only the marker is missing (and may be lost altogether
+        // with a failover): never handle it again, whatever Redis holds.
+        if self
+            .unfinished
+            .lock()
+            .expect("poisoned")
+            .contains(&update_id)
+        {
+            return Ok(Claim::Done);
+        }
         let key = update_claim_key(update_id);
         let key = key.as_str();
         let owner = match self
@@ -109,14 +122,6 @@ impl Claims {
             Claimed::HeldBy(owner) => owner,
         };
         if *owner == *self.instance {
-            if self
-                .unfinished
-                .lock()
-                .expect("poisoned")
-                .contains(&update_id)
-            {
-                return Ok(Claim::Done);
-            }
             tracing::info!(key, "taking back a claim this gateway could not release");
         } else if owner.is_empty() || !self.dead(&owner).await? {
             return Ok(Claim::Busy);

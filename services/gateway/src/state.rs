@@ -21,6 +21,9 @@ pub struct AppState {
     pub chats: ChatLocks,
     /// Update claims, with their owner's heartbeat.
     pub claims: crate::claims::Claims,
+    /// Every hand-over in flight, detached from its HTTP request: shutdown
+    /// waits for them before the heartbeat stops.
+    pub handovers: tokio_util::task::TaskTracker,
     /// For alerts to the admins (parked updates).
     pub tg: telegram::Bot,
     /// Telegram's view of our webhook, for /health.

@@ -54,7 +54,10 @@ pub async fn telegram_update(
     // axum drops this handler, but the task goes on: a hand-over cut in half
     // would leave the claim "processing" and the bot's handler dropped
     // mid-way (after the order, before the pay link).
-    let work = tokio::spawn(handle(s, update_id, chat_id, body).in_current_span());
+    let work = s
+        .handovers
+        .clone()
+        .spawn(handle(s, update_id, chat_id, body).in_current_span());
     match tokio::time::timeout(budget, work).await {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => Err(ServiceError::Internal(anyhow::anyhow!(

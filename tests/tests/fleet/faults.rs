@@ -180,7 +180,20 @@ async fn until_fault(load: &Load) -> Instant {
 
 /// Collects the stream, checks exactly-once for updates and payments, prints
 /// the figures and checks the recovery time.
-async fn finish(fleet: &Fleet, mut load: Load, fault: &str, fault_at: Instant) {
+async fn finish(fleet: &Fleet, load: Load, fault: &str, fault_at: Instant) {
+    finish_allowing(fleet, load, fault, fault_at, 0).await
+}
+
+/// [`finish`], tolerating up to `may_repeat` updates answered twice: a
+/// process killed after the bot replied and before the gateway recorded it
+/// leaves the update to be handled again (README "Reliability").
+async fn finish_allowing(
+    fleet: &Fleet,
+    mut load: Load,
+    fault: &str,
+    fault_at: Instant,
+    may_repeat: usize,
+) {
     let mut lost_updates = 0;
     while let Some(r) = load.updates.join_next().await {
         if !r.expect("delivery task") {
@@ -249,7 +262,10 @@ async fn finish(fleet: &Fleet, mut load: Load, fault: &str, fault_at: Instant) {
         unanswered, 0,
         "{fault}: updates accepted but never answered"
     );
-    assert_eq!(duplicates, 0, "{fault}: updates answered more than once");
+    assert!(
+        duplicates <= may_repeat,
+        "{fault}: {duplicates} updates answered more than once"
+    );
     assert!(
         wrong_credit.is_empty(),
         "{fault}: orders not credited exactly once: {wrong_credit:?}"
@@ -326,7 +342,8 @@ async fn kill_service_under_load(name: &'static str, first_user: i64) {
     let fault_at = until_fault(&load).await;
     process.sigkill().await;
     let process = ServiceProcess::spawn(&fleet, name).await;
-    finish(&fleet, load, &format!("kill -9 {name}"), fault_at).await;
+    // One update may be in the window between the reply and its record.
+    finish_allowing(&fleet, load, &format!("kill -9 {name}"), fault_at, 1).await;
     drop(process);
     fleet.stop().await;
 }
@@ -340,6 +357,23 @@ async fn redis_master_killed_a_replica_is_promoted_and_nothing_is_lost() {
     finish(&fleet, load, "kill -9 redis master", fault_at).await;
     let promoted = fleet.redis.sentinel_master_port().await.expect("sentinel");
     assert!(fleet.redis.replica_ports().contains(&promoted));
+    fleet.stop().await;
+}
+
+/// A hung master (SIGSTOP: sockets open, nothing answered) is not noticed by
+/// TCP; the services see their commands time out, reconnect through the
+/// Sentinels and find the replica they promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_master_frozen_the_fleet_moves_to_the_promoted_replica() {
+    let fleet = fleet_for_faults(None).await;
+    let load = start_load(&fleet, 7_800_000).await;
+    let fault_at = until_fault(&load).await;
+    fleet.redis.pause_master().expect("SIGSTOP master");
+    finish(&fleet, load, "SIGSTOP redis master", fault_at).await;
+    let promoted = fleet.redis.sentinel_master_port().await.expect("sentinel");
+    assert!(fleet.redis.replica_ports().contains(&promoted));
+    // Thawed, it is made a replica of the new master; the fleet goes on.
+    fleet.redis.resume_master().expect("SIGCONT master");
     fleet.stop().await;
 }
 

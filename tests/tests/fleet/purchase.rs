@@ -531,8 +531,22 @@ async fn the_pack_menu_is_served_from_the_replicas_while_payments_restarts() {
             .unwrap();
     assert!(seen.is_some(), "activity recorded");
 
+    let hits_before = replica_hits(&fleet.redis).await;
     fleet.stop_payments().await;
     let second = fleet.say(&u, "/buy").await;
+    // Both the menu and the "seen recently" marker were found on a replica…
+    assert!(
+        replica_hits(&fleet.redis).await >= hits_before + 2,
+        "the replicas served the menu and the marker"
+    );
+    // …so the second message wrote no activity to Postgres.
+    let seen_again: Option<time::OffsetDateTime> =
+        sqlx::query_scalar("SELECT last_seen_at FROM users WHERE id = $1")
+            .bind(u.id)
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+    assert_eq!(seen_again, seen, "last_seen_at written once per 5 minutes");
     assert_eq!(
         button_data(&second),
         button_data(&first),
@@ -540,4 +554,18 @@ async fn the_pack_menu_is_served_from_the_replicas_while_payments_restarts() {
         second.params["text"]
     );
     fleet.stop().await;
+}
+
+/// Reads answered with a value, summed over both replicas.
+async fn replica_hits(redis: &testkit::redis::RedisTrio) -> u64 {
+    let mut total = 0;
+    for port in redis.replica_ports() {
+        let info = redis.command(port, &["INFO", "stats"]).await.unwrap();
+        total += info
+            .lines()
+            .find_map(|l| l.strip_prefix("keyspace_hits:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap();
+    }
+    total
 }

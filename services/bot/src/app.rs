@@ -7,7 +7,8 @@ use proto::bot::{UpdateReply, UpdateRequest};
 use runtime::ServiceError;
 use runtime::health::Report;
 use sqlx::PgPool;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -59,6 +60,7 @@ impl App {
         let routes =
             tonic::service::Routes::new(health_svc).add_service(BotServer::new(BotService {
                 dispatcher: self.dispatcher,
+                in_progress: Arc::default(),
             }));
         let db = self.db.clone();
         let cache = self.cache.clone();
@@ -82,6 +84,25 @@ async fn health_report(db: &PgPool, cache: &cache::Cache) -> Report {
 
 struct BotService {
     dispatcher: Dispatcher,
+    /// Updates whose reaction is running in this process. A second hand-over
+    /// of one of them (the gateway that asked first died, and another took
+    /// its claim over) is refused as UNAVAILABLE until the first ends.
+    in_progress: Arc<Mutex<HashSet<i64>>>,
+}
+
+/// Removes an update from `in_progress` when its reaction ends, however.
+struct Running {
+    set: Arc<Mutex<HashSet<i64>>>,
+    update_id: i64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.update_id);
+    }
 }
 
 #[tonic::async_trait]
@@ -102,13 +123,45 @@ impl BotRpc for BotService {
             chat_id = req.chat_id,
             "handling update"
         );
+        let update_id = update.update_id;
+        if !self
+            .in_progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(update_id)
+        {
+            return Err(
+                ServiceError::Unavailable(format!("update {update_id} is being handled")).into(),
+            );
+        }
+        let running = Running {
+            set: self.in_progress.clone(),
+            update_id,
+        };
         // Detached: if the gateway stops waiting (or dies), tonic drops this
         // handler, but a reaction cut half-way (the order created, its pay
-        // link never sent) is worse than one that finishes late.
+        // link never sent) is worse than one that finishes late. The bot marks
+        // the update done itself, so a redelivery after the asking gateway
+        // died is answered from the marker instead of being handled again.
         let dispatcher = self.dispatcher.clone();
-        let acted = tokio::spawn(async move { dispatcher.handle(&update).await }.in_current_span())
-            .await
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("update task failed: {e}")))??;
+        let acted = tokio::spawn(
+            async move {
+                let _running = running;
+                let acted = dispatcher.handle(&update).await?;
+                if let Err(e) = dispatcher
+                    .cache
+                    .finish_update(update_id, cache::UPDATE_DONE_TTL)
+                    .await
+                {
+                    // The gateway marks it too when it is still there.
+                    tracing::debug!(update_id, error = %e, "could not mark update done");
+                }
+                Ok::<_, ServiceError>(acted)
+            }
+            .in_current_span(),
+        )
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("update task failed: {e}")))??;
         metrics::counter!("bot_updates_total", "acted" => acted.to_string()).increment(1);
         Ok(Response::new(UpdateReply { acted }))
     }

@@ -21,11 +21,11 @@ use crate::error::CacheError;
 /// jitter. The first retry is quick on purpose: fred keeps reporting the
 /// client as connected until that first attempt, so commands sent in between
 /// queue (and wait out the socket timeout) instead of failing fast. Later
-/// attempts back off so a long outage costs one connect every 2 s, and a
-/// restarted Redis is used again within about 2 s.
+/// attempts back off so a long outage costs one connect a second, and a
+/// restarted (or newly promoted) Redis is used again within about a second.
 const RECONNECT_MIN_MS: u32 = 10;
 const RECONNECT_JITTER_MS: u32 = 20;
-const RECONNECT_MAX_MS: u32 = 2_000;
+const RECONNECT_MAX_MS: u32 = 1_000;
 
 /// How long a replica that failed a read is left out of cached reads.
 const REPLICA_BENCH: Duration = Duration::from_secs(5);
@@ -42,7 +42,7 @@ const REPLICA_READ_TIMEOUT: Duration = Duration::from_millis(300);
 const TIMEOUTS_BEFORE_RECONNECT: u32 = 3;
 const TIMEOUT_WINDOW: Duration = Duration::from_secs(10);
 /// At most one forced reconnect per node in this long.
-const RECONNECT_EVERY: Duration = Duration::from_secs(3);
+const RECONNECT_EVERY: Duration = Duration::from_secs(2);
 
 /// One Redis node: a fred pool plus the name used in errors and health.
 pub(crate) struct Node {

@@ -105,6 +105,10 @@ redis.call('DEL', KEYS[1])
 return 1
 "#;
 
+/// How long an update's done marker is kept: Telegram keeps undelivered
+/// updates for 24 h, so a redelivery can come as late as that.
+pub const UPDATE_DONE_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// Telegram numbers updates consecutively, so "handled" markers are bits:
 /// one Redis string per 65,536 update ids (8 KiB when full), about 0.13 byte
 /// per update instead of ~80 for a key of its own, so a day of markers fits

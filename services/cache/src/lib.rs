@@ -43,7 +43,7 @@ pub use config::{
     DEFAULT_KEY_PREFIX, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, DEFAULT_SENTINEL_MASTER,
     DEFAULT_SENTINEL_PORT, DEFAULT_SOCKET_TIMEOUT, Master, NodeAddr, RedisConfig,
 };
-pub use dedup::{ClaimState, Claimed, update_claim_key};
+pub use dedup::{ClaimState, Claimed, UPDATE_DONE_TTL, update_claim_key};
 pub use error::CacheError;
 pub use health::{NodeHealth, RedisHealth};
 pub use ratelimit::{RateDecision, RateLimit};

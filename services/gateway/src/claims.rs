@@ -16,11 +16,13 @@
 //!   heartbeat key; a claim whose owner's heartbeat has been gone for two
 //!   looks is taken over.
 //!
-//! A gateway that dies after the bot acted but before the done marker was
-//! written gets the update handled again by whoever takes it over: the
-//! at-least-once window every webhook consumer has, now seconds instead of
-//! the claim's lease. Orders it would create are still deduplicated by
-//! payments.
+//! The bot marks an update done itself when its reaction ends (it goes on
+//! after the asking gateway died), and refuses a second hand-over of an
+//! update it is still reacting to, so a takeover finds the work done or
+//! waits for it. What is left: a *bot* killed after it replied and before it
+//! marked the update done, whose redelivery is handled again (the
+//! at-least-once window every webhook consumer has). Orders it would create
+//! are still deduplicated by payments.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

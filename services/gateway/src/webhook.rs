@@ -23,7 +23,7 @@ use tracing::Instrument;
 /// handled again soon.
 const CLAIM_MARGIN: Duration = Duration::from_secs(35);
 /// Telegram keeps undelivered updates for 24 h; remember handled ones as long.
-const DONE_TTL: Duration = Duration::from_secs(24 * 3600);
+const DONE_TTL: Duration = cache::UPDATE_DONE_TTL;
 
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 

@@ -216,10 +216,15 @@ async fn finish_allowing(
     sleep(Duration::from_millis(500)).await;
     let mut unanswered = 0;
     let mut duplicates = 0;
+    let mut repeated = Vec::new();
     for u in &load.users {
         match fleet.replies_to(*u).len() {
             0 => unanswered += 1,
-            n => duplicates += n - 1,
+            1 => {}
+            n => {
+                duplicates += n - 1;
+                repeated.push((*u, fleet.texts_to(*u)));
+            }
         }
     }
 
@@ -264,7 +269,7 @@ async fn finish_allowing(
     );
     assert!(
         duplicates <= may_repeat,
-        "{fault}: {duplicates} updates answered more than once"
+        "{fault}: {duplicates} updates answered more than once: {repeated:#?}"
     );
     assert!(
         wrong_credit.is_empty(),

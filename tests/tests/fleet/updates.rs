@@ -265,3 +265,44 @@ async fn a_claim_left_by_a_dead_gateway_is_taken_over_within_seconds() {
     assert_eq!(fleet.replies_to(1102).len(), 1);
     fleet.stop().await;
 }
+
+/// The gateway that handed an update to the bot died; the bot finished the
+/// reaction anyway and marked the update done itself, so the redelivery that
+/// reaches the next gateway is answered from the marker: one reply, not two.
+#[tokio::test]
+async fn an_update_the_bot_finished_after_its_gateway_died_is_not_handled_again() {
+    let fleet = Fleet::start().await;
+    let cache = cache::Cache::connect(&cache::RedisConfig::from_env(&fleet.env).unwrap())
+        .await
+        .unwrap();
+    cache.wait_connected(Duration::from_secs(5)).await.unwrap();
+    let update = message_update(9201, 1201, "/start");
+    // The dead gateway's claim, and its hand-over, which the bot completes.
+    cache
+        .claim_as(
+            &cache::update_claim_key(9201),
+            Duration::from_secs(600),
+            "dead-gw",
+        )
+        .await
+        .unwrap();
+    let mut bot = proto::bot::bot_client::BotClient::connect(
+        fleet.env.get("BOT_GRPC_URL").unwrap().to_string(),
+    )
+    .await
+    .unwrap();
+    bot.handle_update(proto::bot::UpdateRequest {
+        update_id: 9201,
+        chat_id: 1201,
+        raw: update.to_string().into_bytes(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(fleet.replies_to(1201).len(), 1);
+
+    let took = redeliver_until_ok(&fleet, &update.to_string(), Duration::from_secs(10)).await;
+    eprintln!("the redelivery was acknowledged after {took:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fleet.replies_to(1201).len(), 1, "handled once");
+    fleet.stop().await;
+}

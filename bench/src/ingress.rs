@@ -439,10 +439,11 @@ impl World {
         let pg_version: String = sqlx::query_scalar("SHOW server_version")
             .fetch_one(&pool)
             .await?;
-        pool.close().await;
+        // Read while the backend lives: it exits with the pool.
         let postmaster = procfs::stat(&backend.to_string())
             .context("the Postgres backend's /proc entry (Postgres must run on this machine)")?
             .ppid;
+        pool.close().await;
 
         let port = testkit::ports::free_port;
         let (gw, bot, pay, bc, tg, hk, bare) =
@@ -634,7 +635,14 @@ struct Scenario {
     fleet: bool,
     scheme: Scheme,
     conns: usize,
+    /// Requests per second over all connections (the baseline at the
+    /// fleet's rate); None: each connection sends as soon as answered.
+    pace: Option<f64>,
 }
+
+/// The fleet's ceiling (TELEGRAM_RATE_LIMIT=1000 paces every reply), the
+/// rate at which the paced baseline runs.
+const PACED_RATE: f64 = 1000.0;
 
 fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
@@ -652,6 +660,18 @@ fn scenarios() -> Vec<Scenario> {
                     fleet,
                     scheme,
                     conns,
+                    pace: None,
+                });
+            }
+            // CPU per request depends on the rate (fewer wake-ups to share):
+            // the baseline once more at the fleet's rate, for a like-for-like ratio.
+            if scheme == Scheme::Https && conns == 40 {
+                v.push(Scenario {
+                    key: format!("bare-https-40-at-{PACED_RATE}"),
+                    fleet: false,
+                    scheme,
+                    conns,
+                    pace: Some(PACED_RATE),
                 });
             }
         }
@@ -692,6 +712,8 @@ async fn connection(
     ids: Arc<AtomicU64>,
     stop: Instant,
     cap: u64,
+    // (interval between this connection's requests, its first send time)
+    pace: Option<(Duration, Instant)>,
 ) -> Vec<Rec> {
     let client = reqwest::Client::builder()
         .http1_only()
@@ -701,7 +723,16 @@ async fn connection(
         .build()
         .expect("reqwest client");
     let mut out = Vec::new();
+    let mut next = pace.map(|(_, first)| first);
     while Instant::now() < stop {
+        if let (Some((interval, _)), Some(at)) = (pace, next.as_mut()) {
+            tokio::time::sleep_until((*at).into()).await;
+            // Behind by more than a slot (a slow answer): no catching up in a burst.
+            *at = (*at + interval).max(Instant::now());
+            if Instant::now() >= stop {
+                break;
+            }
+        }
         let n = ids.fetch_add(1, Ordering::Relaxed);
         if n >= cap {
             break;
@@ -811,13 +842,19 @@ async fn run_once(
     let from = t0 + t.warm;
     let until = from + t.window;
     let tasks: Vec<_> = (0..sc.conns)
-        .map(|_| {
+        .map(|i| {
+            // Paced: each connection every conns/rate seconds, the starts staggered.
+            let pace = sc.pace.map(|rate| {
+                let interval = Duration::from_secs_f64(sc.conns as f64 / rate);
+                (interval, t0 + interval.mul_f64(i as f64 / sc.conns as f64))
+            });
             tokio::spawn(connection(
                 url.clone(),
                 world.secret.clone(),
                 ids.clone(),
                 until,
                 cap,
+                pace,
             ))
         })
         .collect();
@@ -1236,6 +1273,19 @@ async fn measure(
                     f.insert("hop_ratio".into(), gw / bare);
                     f.insert("hop_ratio_nginx".into(), (gw + ngx) / (bare + bare_nginx));
                 }
+            } else if sc.pace.is_some() {
+                let (bare, bare_nginx) = (f["cpu:bare"], f["cpu:nginx"]);
+                if let Some((_, runs)) = results.iter_mut().find(|(k, _)| k == "fleet-https-40")
+                    && let Some(fleet) = runs.get_mut(rep - 1)
+                {
+                    let g = &mut fleet.figures;
+                    let (gw, ngx) = (g["cpu:gateway"], g["cpu:nginx"]);
+                    g.insert("hop_ratio_paced".into(), gw / bare);
+                    g.insert(
+                        "hop_ratio_nginx_paced".into(),
+                        (gw + ngx) / (bare + bare_nginx),
+                    );
+                }
             } else {
                 bare_cpu.insert(key, (f["cpu:bare"], f["cpu:nginx"]));
             }
@@ -1321,6 +1371,8 @@ const FLEET_ROWS: &[(&str, &str, &str, usize)] = &[
     ("redis_all", "… all three", "≤ 5 (half of ~10)", 2),
     ("hop_ratio", "gateway CPU ÷ bare axum CPU (same run)", "≤ 3", 1),
     ("hop_ratio_nginx", "(nginx + gateway) ÷ (nginx + bare axum)", "", 1),
+    ("hop_ratio_paced", "gateway CPU ÷ bare axum CPU at the fleet's 1,000/s (https-40 only)", "≤ 3", 1),
+    ("hop_ratio_nginx_paced", "(nginx + gateway) ÷ (nginx + bare axum) at 1,000/s (https-40 only)", "", 1),
     ("ours_pct", "CPU of the measured processes, % of the machine", "", 0),
     ("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
@@ -1406,7 +1458,9 @@ fn render(
          other (Telegram's wire format, the secret header, X-Forwarded-For a Telegram address so \
          nginx's per-address limit does not apply, as for Telegram in production). {} s of \
          warm-up, then {} s measured; {reps} run{} per column, median (min–max), the columns \
-         interleaved (bare, then fleet, per column and run). The fleet: nginx (1 worker, the \
+         interleaved (bare, then fleet, per column and run; after fleet-https-40 the baseline once \
+         more at the fleet's 1,000 requests/s, paced, because CPU per request of an event loop \
+         falls as the rate rises). The fleet: nginx (1 worker, the \
          repository's template) → gateway → bot (→ payments, broadcast idle) as release \
          processes with LOG_LEVEL=warn, Redis master + 2 replicas + 3 Sentinels, Postgres, and \
          `sandbox serve` (SANDBOX_TELEGRAM_LIMITS=off) as the Bot API; TELEGRAM_RATE_LIMIT=1000, \

@@ -4,12 +4,15 @@
 //!
 //! ```text
 //! bench broadcast [--quick] [--reps N] [--only KEY,...] [--write BENCHMARKS.md] [--perf]
+//! bench ingress [--quick] [--reps N] [--write BENCHMARKS.md] [--perf]
+//! bench bare-200 --listen ADDR   (the ingress baseline, spawned by `bench ingress`)
 //! ```
 //!
 //! Run it through `scripts/bench.sh`, which builds in release mode and
 //! starts (and stops) Postgres and Redis.
 
 mod broadcast;
+mod ingress;
 mod procfs;
 mod report;
 mod stats;
@@ -32,7 +35,7 @@ fn parse_args() -> anyhow::Result<Args> {
     match args.next().as_deref() {
         Some("broadcast") => {}
         other => anyhow::bail!(
-            "usage: bench broadcast [--quick] [--reps N] [--only KEY,...] [--write FILE] [--perf] (got {other:?})"
+            "usage: bench broadcast|ingress [--quick] [--reps N] [--only KEY,...] [--write FILE] [--perf] (got {other:?})"
         ),
     }
     let mut a = Args {
@@ -231,12 +234,22 @@ fn scenarios(quick: bool) -> Vec<(Scenario, &'static [Row], String)> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("bare-200") {
+        return ingress::bare_200(&argv[1..]).await;
+    }
+    let work = async {
+        if argv.first().map(String::as_str) == Some("ingress") {
+            ingress::run(ingress::parse_args(&argv[1..])?).await
+        } else {
+            run(parse_args()?).await
+        }
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    // On a signal the run is dropped, and with it the broadcast processes
-    // it started (kill_on_drop), so nothing outlives the harness.
+    // On a signal the run is dropped, and with it the processes it started
+    // (kill_on_drop; nginx by process group), so nothing outlives the harness.
     let (signal, code) = tokio::select! {
-        r = run(args) => return r,
+        r = work => return r,
         _ = tokio::signal::ctrl_c() => ("SIGINT", 130),
         _ = term.recv() => ("SIGTERM", 143),
     };

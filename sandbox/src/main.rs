@@ -8,7 +8,8 @@ const USAGE: &str = "\
 usage:
   sandbox serve
       env SANDBOX_TELEGRAM_LISTEN (127.0.0.1:8091), SANDBOX_HELEKET_LISTEN (127.0.0.1:8092),
-          MERCHANT_UUID, API_KEY, TELEGRAM_TOKEN (optional: only this token is accepted)
+          MERCHANT_UUID, API_KEY, TELEGRAM_TOKEN (optional: only this token is accepted),
+          SANDBOX_TELEGRAM_LIMITS (on; off switches Telegram's rate limits off, for benchmarks)
   sandbox simulate [--telegram URL] [--user-id N] [--first-name NAME] [--lang CODE]
                    [--text TEXT | --press DATA --message-id N | --purchase STARS [--heleket URL]
                     | --broadcast SUBSCRIBERS]

@@ -24,6 +24,17 @@ async fn listen(var: &str, default: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding {var}={addr}"))
 }
 
+/// `SANDBOX_TELEGRAM_LIMITS`: unset, empty or "on" enforces Telegram's rate
+/// limits; "off" switches them off. Anything else is refused, so a typo
+/// never silently changes what the fake enforces.
+fn limits_on(raw: Option<&str>) -> anyhow::Result<bool> {
+    match raw.map(str::trim) {
+        None | Some("" | "on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => anyhow::bail!("SANDBOX_TELEGRAM_LIMITS={other:?}: expected on or off"),
+    }
+}
+
 pub async fn run() -> anyhow::Result<()> {
     let tg_listener = listen("SANDBOX_TELEGRAM_LISTEN", "127.0.0.1:8091").await?;
     let hk_listener = listen("SANDBOX_HELEKET_LISTEN", "127.0.0.1:8092").await?;
@@ -31,6 +42,9 @@ pub async fn run() -> anyhow::Result<()> {
         expected_token: std::env::var("TELEGRAM_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
+        // Telegram's limits by default; a benchmark measuring our own
+        // overhead switches them off (SANDBOX_TELEGRAM_LIMITS=off).
+        enforce_limits: limits_on(std::env::var("SANDBOX_TELEGRAM_LIMITS").ok().as_deref())?,
         ..TelegramOptions::default()
     };
     let telegram = FakeTelegram::start_on(tg_listener, tg_opts)?;
@@ -68,4 +82,18 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limits_on;
+
+    #[test]
+    fn limits_are_on_unless_switched_off() {
+        assert!(limits_on(None).unwrap());
+        assert!(limits_on(Some("")).unwrap());
+        assert!(limits_on(Some("on")).unwrap());
+        assert!(!limits_on(Some("off")).unwrap());
+        assert!(limits_on(Some("false")).is_err());
+    }
 }

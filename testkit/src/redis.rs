@@ -148,19 +148,35 @@ impl RedisTrio {
         self.sentinels.iter().map(|s| s.port).collect()
     }
 
-    /// The port of the node the Sentinels call master now (after a failover,
-    /// one of the replica ports).
-    pub async fn sentinel_master_port(&self) -> anyhow::Result<u16> {
-        let s = self.sentinels.first().context("no sentinels started")?;
-        let info = self.command(s.port, &["INFO", "sentinel"]).await?;
-        let addr = info
-            .split(',')
-            .find_map(|f| f.strip_prefix("address="))
-            .with_context(|| format!("no master address in {info:?}"))?;
-        let port = addr.rsplit_once(':').map(|(_, p)| p).unwrap_or(addr);
-        port.trim()
-            .parse()
-            .with_context(|| format!("bad address {addr:?}"))
+    /// Waits (up to 30 s) until every Sentinel names one of the replicas as
+    /// master, and returns its port. Sentinels learn a failover from the one
+    /// that led it a moment apart, so a single answer right after it may
+    /// still name the old master.
+    pub async fn wait_promoted(&self) -> anyhow::Result<u16> {
+        let replicas = self.replica_ports();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut named = Vec::new();
+            for s in &self.sentinels {
+                let info = self.command(s.port, &["INFO", "sentinel"]).await?;
+                let port = info
+                    .split(',')
+                    .find_map(|f| f.strip_prefix("address="))
+                    .and_then(|a| a.rsplit_once(':'))
+                    .and_then(|(_, p)| p.trim().parse::<u16>().ok());
+                named.push(port);
+            }
+            if let Some(Some(first)) = named.first()
+                && replicas.contains(first)
+                && named.iter().all(|p| *p == Some(*first))
+            {
+                return Ok(*first);
+            }
+            if Instant::now() >= deadline {
+                bail!("the Sentinels never agreed on a promoted replica: {named:?}");
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn launch(password: Option<String>) -> anyhow::Result<RedisTrio> {

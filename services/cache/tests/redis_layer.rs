@@ -615,7 +615,7 @@ async fn a_lost_master_is_replaced_through_the_sentinels() {
     let recovered = killed.elapsed();
     eprintln!("writes resumed {recovered:?} after the master was killed");
 
-    let promoted = trio.sentinel_master_port().await.expect("sentinel answer");
+    let promoted = trio.wait_promoted().await.expect("a replica promoted");
     assert!(
         trio.replica_ports().contains(&promoted),
         "{promoted} is not a replica port"

@@ -360,7 +360,11 @@ async fn redis_master_killed_a_replica_is_promoted_and_nothing_is_lost() {
     let fault_at = until_fault(&load).await;
     fleet.redis.stop_master().await.expect("kill -9 master");
     finish(&fleet, load, "kill -9 redis master", fault_at).await;
-    let promoted = fleet.redis.sentinel_master_port().await.expect("sentinel");
+    let promoted = fleet
+        .redis
+        .wait_promoted()
+        .await
+        .expect("a replica promoted");
     assert!(fleet.redis.replica_ports().contains(&promoted));
     fleet.stop().await;
 }
@@ -375,7 +379,11 @@ async fn redis_master_frozen_the_fleet_moves_to_the_promoted_replica() {
     let fault_at = until_fault(&load).await;
     fleet.redis.pause_master().expect("SIGSTOP master");
     finish(&fleet, load, "SIGSTOP redis master", fault_at).await;
-    let promoted = fleet.redis.sentinel_master_port().await.expect("sentinel");
+    let promoted = fleet
+        .redis
+        .wait_promoted()
+        .await
+        .expect("a replica promoted");
     assert!(fleet.redis.replica_ports().contains(&promoted));
     // Thawed, it is made a replica of the new master; the fleet goes on.
     fleet.redis.resume_master().expect("SIGCONT master");

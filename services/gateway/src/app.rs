@@ -27,6 +27,13 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// [`App::build`] on a listener bound beforehand (tests hold the port
+    /// nginx was configured with from the start, so nothing can take it).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<App> {
         let db = runtime::db::connect(&config.db).await?;
         let cache = cache::Cache::connect(&config.redis).await?;
         // Only an update's hand-over goes on after its answer; a callback's
@@ -35,7 +42,6 @@ impl App {
         let payments_channel = runtime::grpc::channel(&config.payments_url, config.update_budget)?;
         let broadcast_channel =
             runtime::grpc::channel(&config.broadcast_url, config.update_budget)?;
-        let listener = TcpListener::bind(config.listen).await?;
         let tg = telegram::Bot::new(&config.telegram);
         let state = AppState {
             tg,

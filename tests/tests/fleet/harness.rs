@@ -60,6 +60,8 @@ pub struct Fleet {
     pub payments: Option<Running>,
     pub broadcast: Option<Running>,
     pub gateway: Option<Running>,
+    /// The gateway's port, held from start-up until the first gateway uses it.
+    gateway_listener: Option<std::net::TcpListener>,
 }
 
 impl Fleet {
@@ -138,7 +140,11 @@ impl Fleet {
         tweak(&mut env);
 
         let pool = PgPool::connect(&db.url).await.expect("connect test db");
-        let gateway_port = testkit::ports::free_port();
+        // Bound now and kept until the gateway starts: a port only looked up
+        // here could be handed to another test's listener meanwhile, and nginx
+        // is configured with it before the gateway exists.
+        let gateway_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("gateway port");
+        let gateway_port = gateway_listener.local_addr().expect("addr").port();
         // The test client plays the internet: nginx must not trust its
         // X-Forwarded-For, even though it connects from loopback.
         let read_timeout: f64 = env
@@ -173,6 +179,7 @@ impl Fleet {
             payments: None,
             broadcast: None,
             gateway: None,
+            gateway_listener: Some(gateway_listener),
         };
         // Payments first: the bot needs its address.
         fleet.start_payments().await;
@@ -246,10 +253,17 @@ impl Fleet {
     }
 
     pub async fn start_gateway(&mut self) {
-        let app =
-            gateway::App::build(gateway::Config::from_env(&self.env).expect("gateway config"))
-                .await
-                .expect("gateway starts");
+        let config = gateway::Config::from_env(&self.env).expect("gateway config");
+        let app = match self.gateway_listener.take() {
+            Some(held) => {
+                held.set_nonblocking(true).expect("nonblocking");
+                let listener = tokio::net::TcpListener::from_std(held).expect("listener");
+                gateway::App::build_on(config, listener).await
+            }
+            // A restart: the port was just freed by the gateway stopped before.
+            None => gateway::App::build(config).await,
+        }
+        .expect("gateway starts");
         self.gateway = Some(Running::spawn(|t| app.run(t)));
     }
 

@@ -1583,16 +1583,7 @@ fn render(
 /// Replaces the ingress block of `doc`, or appends it (after everything
 /// else, so after the broadcast section) when the markers are missing.
 pub fn splice(doc: &str, generated: &str) -> String {
-    match (doc.find(BEGIN), doc.find(END)) {
-        (Some(b), Some(e)) if e > b => {
-            let mut out = String::with_capacity(doc.len() + generated.len());
-            out.push_str(&doc[..b]);
-            out.push_str(generated.trim_end());
-            out.push_str(&doc[e + END.len()..]);
-            out
-        }
-        _ => format!("{}\n\n{}", doc.trim_end(), generated),
-    }
+    crate::report::splice_block(doc, BEGIN, END, generated)
 }
 
 #[cfg(test)]

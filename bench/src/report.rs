@@ -170,12 +170,18 @@ pub fn figures_csv(sections: &[(String, &[crate::broadcast::Run])]) -> String {
 
 /// Replaces the generated part of `doc` (or appends it when the markers are missing).
 pub fn splice(doc: &str, generated: &str) -> String {
-    match (doc.find(BEGIN), doc.find(END)) {
+    splice_block(doc, BEGIN, END, generated)
+}
+
+/// Replaces what lies from `begin` through `end` in `doc` with `generated`
+/// (which carries its own markers), or appends it when the markers are missing.
+pub fn splice_block(doc: &str, begin: &str, end: &str, generated: &str) -> String {
+    match (doc.find(begin), doc.find(end)) {
         (Some(b), Some(e)) if e > b => {
             let mut out = String::with_capacity(doc.len() + generated.len());
             out.push_str(&doc[..b]);
             out.push_str(generated.trim_end());
-            out.push_str(&doc[e + END.len()..]);
+            out.push_str(&doc[e + end.len()..]);
             out
         }
         _ => format!("{}\n\n{}", doc.trim_end(), generated),

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use tokio_util::sync::CancellationToken;
+pub use tokio_util::sync::CancellationToken;
 
 use crate::config::{CommonConfig, ConfigError, Env};
 
@@ -32,4 +32,42 @@ pub async fn main_with<S: Service>(env: &Env) -> anyhow::Result<()> {
     app.run(crate::shutdown::on_signal()).await?;
     telemetry.shutdown();
     Ok(())
+}
+
+/// Implements [`Service`] for the crate's `App` (with inherent `build` and
+/// `run`, configured by `Config::from_env` with a `common` field) and defines
+/// the crate's public `main_with`, which its binary and the fault tests'
+/// `service-process` call: `runtime::service!("bot");` in the crate's lib.rs.
+#[macro_export]
+macro_rules! service {
+    ($name:literal) => {
+        impl $crate::service::Service for App {
+            const NAME: &'static str = $name;
+            type Config = Config;
+            fn config(
+                env: &$crate::config::Env,
+            ) -> ::std::result::Result<Config, $crate::config::ConfigError> {
+                Config::from_env(env)
+            }
+            fn common(config: &Config) -> &$crate::config::CommonConfig {
+                &config.common
+            }
+            async fn build(config: Config) -> ::anyhow::Result<App> {
+                App::build(config).await
+            }
+            async fn run(
+                self,
+                shutdown: $crate::service::CancellationToken,
+            ) -> ::std::io::Result<()> {
+                App::run(self, shutdown).await
+            }
+        }
+
+        /// What this service's binary does (see `runtime::service::main_with`).
+        /// Public so the fault tests can run the very same process and kill it
+        /// with SIGKILL.
+        pub async fn main_with(env: &$crate::config::Env) -> ::anyhow::Result<()> {
+            $crate::service::main_with::<App>(env).await
+        }
+    };
 }

@@ -428,21 +428,16 @@ impl World {
             .unwrap_or_default()
             .to_string();
 
-        let db = testkit::postgres::fresh_database().await?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&db.url)
-            .await?;
-        let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&pool)
-            .await?;
+        // The broadcast scenarios' database set-up: a fresh database and its
+        // postmaster's pid (for the CPU of the whole Postgres tree).
+        let crate::broadcast::Database {
+            db,
+            pool,
+            postmaster,
+        } = crate::broadcast::Database::fresh().await?;
         let pg_version: String = sqlx::query_scalar("SHOW server_version")
             .fetch_one(&pool)
             .await?;
-        // Read while the backend lives: it exits with the pool.
-        let postmaster = procfs::stat(&backend.to_string())
-            .context("the Postgres backend's /proc entry (Postgres must run on this machine)")?
-            .ppid;
         pool.close().await;
 
         let port = testkit::ports::free_port;

@@ -781,3 +781,52 @@ async fn a_small_campaign_still_ends_with_its_summary_in_the_admins_chat() {
     }
     fleet.stop().await;
 }
+
+/// The start message is held back (a 429 on the admin's chat) while the
+/// campaign finishes: the summary must still replace it, not be dropped
+/// because the first message was "being sent elsewhere".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_summary_waits_for_a_start_message_still_being_sent() {
+    let fleet = fleet_at(30, |_| {}).await;
+    seed_users(&fleet, 96_000, 3).await;
+    fleet.tg.inject_errors(
+        sandbox::telegram::FaultSpec::flood_wait(1, 2)
+            .only_method("sendMessage")
+            .only_chat(ADMIN),
+    );
+    let mut c = client(&fleet).await;
+    let id = start(&mut c, text("Tiny"), everyone(), now()).await;
+    wait_status(&mut c, &id, "done", Duration::from_secs(30)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown: Vec<_> = fleet
+            .tg
+            .calls()
+            .into_iter()
+            .filter(|m| {
+                m.ok()
+                    && m.chat_id() == Some(ADMIN)
+                    && (m.method == "editMessageText" || m.method == "sendMessage")
+            })
+            .collect();
+        if let Some(m) = shown.last()
+            && m.params["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("finished"))
+        {
+            let t = m.params["text"].as_str().unwrap();
+            assert!(t.contains("Sent: 3"), "{t}");
+            // One message in the chat, edited into the summary.
+            let sends = shown.iter().filter(|m| m.method == "sendMessage").count();
+            assert_eq!(sends, 1, "{shown:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no summary: {:?}",
+            shown.last()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fleet.stop().await;
+}

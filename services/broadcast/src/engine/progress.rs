@@ -22,6 +22,14 @@ use tokio_util::sync::CancellationToken;
 /// admin's chat also gets previews and dialog replies).
 const PATIENCE: Duration = Duration::from_secs(10);
 
+/// What one attempt at showing the state did.
+enum Shown {
+    Yes,
+    /// The first message is being sent by someone else; its text may be
+    /// older than this state.
+    BeingSentElsewhere,
+}
+
 #[derive(Clone)]
 pub struct Progress {
     db: PgPool,
@@ -61,7 +69,20 @@ impl Progress {
         let tries = if c.is_terminal() { 4 } else { 1 };
         for attempt in 1..=tries {
             match self.update(c).await {
-                Ok(()) => return,
+                Ok(Shown::Yes) => return,
+                // Another task (this campaign's start, another replica) is
+                // sending the first message right now, with whatever state it
+                // read. A live campaign's next interval edits it; a summary has
+                // no next interval, so it waits for the message id and edits.
+                Ok(Shown::BeingSentElsewhere) if attempt < tries => {
+                    tokio::time::sleep(Duration::from_secs(attempt)).await;
+                }
+                Ok(Shown::BeingSentElsewhere) => {
+                    if c.is_terminal() {
+                        tracing::warn!(campaign = %c.id, "summary not shown: the progress message was still being sent");
+                    }
+                    return;
+                }
                 Err(e) if attempt < tries => {
                     tracing::debug!(campaign = %c.id, error = %e, "progress summary not shown yet; retrying");
                     tokio::time::sleep(Duration::from_secs(attempt)).await;
@@ -73,17 +94,17 @@ impl Progress {
         }
     }
 
-    async fn update(&self, c: &Campaign) -> Result<(), ServiceError> {
+    async fn update(&self, c: &Campaign) -> Result<Shown, ServiceError> {
         let Some(chat) = c.progress_chat_id else {
-            return Ok(());
+            return Ok(Shown::Yes);
         };
         if matches!(c.status.as_str(), "draft" | "recurring") {
-            return Ok(());
+            return Ok(Shown::Yes);
         }
         // A draft cancelled in the dialog (Edit, /cancel) never had a message
         // and needs none.
         if c.status == "cancelled" && c.progress_message_id.is_none() && c.started_at.is_none() {
-            return Ok(());
+            return Ok(Shown::Yes);
         }
         // Re-read: the caller's copy may predate the last outcomes.
         let c = store::load(&self.db, c.id).await?;
@@ -104,7 +125,7 @@ impl Progress {
                     .call_patiently::<Value>("editMessageText", &params, PATIENCE)
                     .await
                 {
-                    Ok(_) | Err(TgError::NotModified) => Ok(()),
+                    Ok(_) | Err(TgError::NotModified) => Ok(Shown::Yes),
                     Err(e) => Err(ServiceError::Unavailable(format!("telegram: {e}"))),
                 }
             }
@@ -118,7 +139,7 @@ impl Progress {
         chat: i64,
         text: &str,
         keyboard: Value,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Shown, ServiceError> {
         let claimed = sqlx::query(
             "UPDATE campaigns SET progress_message_id = 0, progress_claimed_at = now()
              WHERE id = $1 AND (progress_message_id IS NULL
@@ -128,7 +149,7 @@ impl Progress {
         .execute(&self.db)
         .await?;
         if claimed.rows_affected() == 0 {
-            return Ok(());
+            return Ok(Shown::BeingSentElsewhere);
         }
         let params = json!({
             "chat_id": chat, "text": text, "parse_mode": "HTML", "reply_markup": keyboard,
@@ -148,7 +169,7 @@ impl Progress {
             .bind(id)
             .execute(&self.db)
             .await?;
-        sent.map(|_| ())
+        sent.map(|_| Shown::Yes)
             .map_err(|e| ServiceError::Unavailable(format!("telegram: {e}")))
     }
 }

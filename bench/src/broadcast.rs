@@ -6,6 +6,7 @@
 //! fake's record of every call is what the figures are computed from.
 
 use crate::procfs;
+use crate::redis::{self, info_field};
 use anyhow::{Context, bail};
 use proto::broadcast::broadcast_client::BroadcastClient;
 use proto::broadcast::content::Body;
@@ -70,7 +71,7 @@ impl Infra {
         let (Some(host), Some(port)) = (get("REDIS_MASTER_HOST"), get("REDIS_MASTER_PORT")) else {
             bail!("REDIS_MASTER_HOST/PORT are not set: run through scripts/bench.sh");
         };
-        let info = redis_info(&host, &port, get("REDIS_PASSWORD").as_deref())
+        let info = redis::info(&host, &port, get("REDIS_PASSWORD").as_deref(), "server")
             .await
             .context("INFO from the Redis master")?;
         std::fs::create_dir_all(&logs)?;
@@ -82,34 +83,6 @@ impl Infra {
             perf,
         })
     }
-}
-
-/// One raw `INFO server` (the harness needs a pid and a version, not a client).
-pub async fn redis_info(host: &str, port: &str, password: Option<&str>) -> anyhow::Result<String> {
-    let mut s = tokio::net::TcpStream::connect(format!("{host}:{port}")).await?;
-    let cmd = |args: &[&str]| {
-        let mut out = format!("*{}\r\n", args.len());
-        for a in args {
-            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        out
-    };
-    let mut req = String::new();
-    if let Some(pw) = password {
-        req.push_str(&cmd(&["AUTH", pw]));
-    }
-    req.push_str(&cmd(&["INFO", "server"]));
-    req.push_str(&cmd(&["QUIT"]));
-    s.write_all(req.as_bytes()).await?;
-    let mut reply = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut reply)).await??;
-    Ok(reply)
-}
-
-pub fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
-    info.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
 }
 
 /// What a scenario sets up and how it ends.
@@ -934,7 +907,7 @@ pub async fn server_versions(infra: &Infra) -> (String, String) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let redis = redis_info(
+    let redis = redis::info(
         &get("REDIS_MASTER_HOST"),
         &get("REDIS_MASTER_PORT"),
         infra
@@ -942,6 +915,7 @@ pub async fn server_versions(infra: &Infra) -> (String, String) {
             .iter()
             .find(|(k, _)| k == "REDIS_PASSWORD")
             .map(|(_, v)| v.as_str()),
+        "server",
     )
     .await
     .ok()

@@ -17,6 +17,7 @@
 //! ```
 
 use crate::procfs;
+use crate::redis;
 use crate::stats::Summary;
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use testkit::nginx::{Nginx, NginxOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 pub const BEGIN: &str =
@@ -204,73 +204,6 @@ fn bin_dir() -> PathBuf {
 // ---------------------------------------------------------------------------
 // Redis: one raw command per connection (the harness needs a few numbers).
 
-/// One command (after AUTH when a password is set) whose reply is a bulk
-/// string, e.g. INFO. No QUIT: Sentinels refuse it and keep the connection.
-async fn redis_raw(addr: &str, password: Option<&str>, args: &[&str]) -> anyhow::Result<String> {
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let cmd = |args: &[&str]| {
-        let mut out = format!("*{}\r\n", args.len());
-        for a in args {
-            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        out
-    };
-    let mut req = String::new();
-    if let Some(pw) = password {
-        req.push_str(&cmd(&["AUTH", pw]));
-    }
-    req.push_str(&cmd(args));
-    s.write_all(req.as_bytes()).await?;
-    let read = async {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                bail!("connection closed");
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(body) = bulk_reply(&buf)? {
-                return Ok(body);
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), read).await?
-}
-
-/// The bulk string that ends `buf` (after AUTH's +OK), once it is complete.
-fn bulk_reply(buf: &[u8]) -> anyhow::Result<Option<String>> {
-    let mut at = 0;
-    while at < buf.len() {
-        let Some(eol) = buf[at..].windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
-        };
-        let line = std::str::from_utf8(&buf[at..at + eol])?;
-        match line.as_bytes().first() {
-            Some(b'+') => at += eol + 2,
-            Some(b'-') => bail!("redis: {line}"),
-            Some(b'$') => {
-                let len: usize = line[1..].parse()?;
-                let start = at + eol + 2;
-                if buf.len() < start + len {
-                    return Ok(None);
-                }
-                return Ok(Some(
-                    String::from_utf8_lossy(&buf[start..start + len]).into(),
-                ));
-            }
-            _ => bail!("redis: unexpected reply {line:?}"),
-        }
-    }
-    Ok(None)
-}
-
-fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
-    info.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
 /// `cmdstat_get:calls=12,...` lines of `INFO commandstats`.
 fn commandstats(info: &str) -> HashMap<String, u64> {
     info.lines()
@@ -296,10 +229,10 @@ struct RedisNode {
 
 impl RedisNode {
     async fn new(label: &'static str, addr: String, password: Option<String>) -> RedisNode {
-        let pid = redis_raw(&addr, password.as_deref(), &["INFO", "server"])
+        let pid = redis::raw(&addr, password.as_deref(), &["INFO", "server"])
             .await
             .ok()
-            .and_then(|i| info_field(&i, "process_id").and_then(|p| p.parse().ok()));
+            .and_then(|i| redis::info_field(&i, "process_id").and_then(|p| p.parse().ok()));
         RedisNode {
             label,
             addr,
@@ -309,13 +242,13 @@ impl RedisNode {
     }
 
     async fn info(&self, section: &str) -> String {
-        redis_raw(&self.addr, self.password.as_deref(), &["INFO", section])
+        redis::raw(&self.addr, self.password.as_deref(), &["INFO", section])
             .await
             .unwrap_or_default()
     }
 
     async fn commands(&self) -> f64 {
-        info_field(&self.info("stats").await, "total_commands_processed")
+        redis::info_field(&self.info("stats").await, "total_commands_processed")
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::NAN)
     }
@@ -424,7 +357,7 @@ impl World {
                 sentinels.push(RedisNode::new("sentinel", addr.trim().to_string(), None).await);
             }
         }
-        let redis_version = info_field(&redis[0].info("server").await, "redis_version")
+        let redis_version = redis::info_field(&redis[0].info("server").await, "redis_version")
             .unwrap_or_default()
             .to_string();
 
@@ -1552,11 +1485,7 @@ fn render(
             out,
             "The services logged {} warning(s) over the run; the first: `{}`\n",
             warnings.len(),
-            warnings[0]
-                .chars()
-                .take(300)
-                .collect::<String>()
-                .replace('`', "'")
+            crate::report::quoted_line(&warnings[0])
         );
     }
     let problems: Vec<&String> = results
@@ -1593,16 +1522,6 @@ mod tests {
         assert_eq!(v["message"]["chat"]["id"], 7);
         assert_eq!(v["message"]["text"], "/start");
         assert_eq!(v["message"]["entities"][0]["type"], "bot_command");
-    }
-
-    #[test]
-    fn bulk_replies_wait_for_every_byte() {
-        assert_eq!(bulk_reply(b"+OK\r\n$5\r\nhel").unwrap(), None);
-        assert_eq!(
-            bulk_reply(b"+OK\r\n$5\r\nhello\r\n").unwrap().as_deref(),
-            Some("hello")
-        );
-        assert!(bulk_reply(b"-ERR no\r\n").is_err());
     }
 
     #[test]

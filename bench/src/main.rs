@@ -14,6 +14,7 @@
 mod broadcast;
 mod ingress;
 mod procfs;
+mod redis;
 mod report;
 mod stats;
 

@@ -139,11 +139,7 @@ pub fn render(m: &Machine, sections: &[Section]) -> String {
                 out,
                 "\nThe broadcast service logged {} warning(s); the first: `{}`",
                 warnings.len(),
-                warnings[0]
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
-                    .replace('`', "'")
+                quoted_line(warnings[0])
             );
         }
         out.push('\n');
@@ -186,6 +182,12 @@ pub fn splice_block(doc: &str, begin: &str, end: &str, generated: &str) -> Strin
         }
         _ => format!("{}\n\n{}", doc.trim_end(), generated),
     }
+}
+
+/// A log line fit for an inline code span in the report: its first 300
+/// characters, backticks turned into quotes.
+pub fn quoted_line(line: &str) -> String {
+    line.chars().take(300).collect::<String>().replace('`', "'")
 }
 
 #[cfg(test)]

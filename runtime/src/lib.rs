@@ -1,6 +1,7 @@
 //! What every service of the fleet shares: configuration, telemetry, metrics,
 //! Postgres, gRPC plumbing, error mapping and graceful shutdown.
 
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -6,7 +6,7 @@ mod callbacks;
 mod certificate;
 mod chat_order;
 mod claims;
-mod client_ip;
+use runtime::client_ip;
 pub mod config;
 mod dead_letter;
 mod health;

@@ -289,11 +289,9 @@ async fn send_one(
     if *status.borrow() != "running" {
         return not_now("campaign paused");
     }
-    if let Some(until) = *inner.flood_until.lock().expect("flood")
-        && until > Instant::now()
-    {
+    if let Some(left) = flooded(inner) {
         return Outcome::Retry {
-            after: until - Instant::now(),
+            after: left,
             attempt: false,
             reason: "flood wait".into(),
         };
@@ -325,6 +323,16 @@ async fn send_one(
         tracing::debug!(late_us = due.elapsed().as_micros() as u64, "slot missed");
         return not_now("slot missed");
     };
+    // Waiting for the slot can take a while on a busy box, and another send's
+    // 429 may have come meanwhile: look again, or this send lands inside the
+    // pause Telegram asked for.
+    if let Some(left) = flooded(inner) {
+        return Outcome::Retry {
+            after: left,
+            attempt: false,
+            reason: "flood wait".into(),
+        };
+    }
     let result = inner.bulk.call_unpaced::<Value>(msg.method, &params).await;
     drop(ticket);
     if let Err(TgError::RetryAfter(wait)) = &result {
@@ -333,6 +341,14 @@ async fn send_one(
     let outcome = classify(result, row.attempts, inner);
     metrics::counter!("broadcast_sends_total", "outcome" => outcome.state()).increment(1);
     outcome
+}
+
+/// What is left of a 429's pause seen by this replica, if any.
+fn flooded(inner: &Inner) -> Option<Duration> {
+    let until = (*inner.flood_until.lock().expect("flood"))?;
+    until
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
 }
 
 /// A 429 stops every local sender at once and every other one through Redis.

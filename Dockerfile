@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for the whole fleet; the container's command picks the binary:
-#   gateway | bot | payments | broadcast | sandbox serve
+#   gateway | bot | payments | broadcast | admin | sandbox serve
 # Build: docker build -t starshop .   (docker compose builds it for every service)
 
 # --- build -----------------------------------------------------------------------
@@ -21,7 +21,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --bins \
  && mkdir -p /out \
  && cp target/release/gateway target/release/bot target/release/payments \
-       target/release/broadcast target/release/sandbox /out/
+       target/release/broadcast target/release/admin target/release/sandbox /out/
 
 # --- run -------------------------------------------------------------------------
 FROM debian:bookworm-slim

@@ -111,7 +111,7 @@ cargo_target_dir() {
 render_nginx_conf() {
     local out=$1 text name pat
     text="$(<"$REPO_ROOT/nginx/nginx.conf.template")"
-    for name in NGX_HTTP_PORT NGX_HTTPS_PORT NGX_GATEWAY NGX_CERT NGX_KEY NGX_PREFIX \
+    for name in NGX_HTTP_PORT NGX_HTTPS_PORT NGX_GATEWAY NGX_ADMIN NGX_CERT NGX_KEY NGX_PREFIX \
         NGX_LOG_DIR NGX_WEBHOOK_PATH NGX_WORKER_PROCESSES NGX_REAL_IP_FROM \
         NGX_PROXY_READ_TIMEOUT; do
         if [[ -z ${!name+set} ]]; then

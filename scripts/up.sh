@@ -51,7 +51,7 @@ else
     fi
     BIN_DIR="$(cargo_target_dir)/debug"
 fi
-for b in sandbox gateway bot payments broadcast; do
+for b in sandbox gateway bot payments broadcast admin; do
     [[ -x $BIN_DIR/$b ]] || { log "no $BIN_DIR/$b (build failed or --no-build without a build)" >&2; exit 1; }
 done
 
@@ -88,6 +88,7 @@ gw_port="$(free_port)"
 bot_port="$(free_port)"
 pay_port="$(free_port)"
 bc_port="$(free_port)"
+adm_port="$(free_port)"
 
 # --- the fleet's environment: the seed's variables plus ours, sandbox values ---------
 # The sandbox's fake Heleket accepts this merchant and key (it reads the same variables).
@@ -115,6 +116,7 @@ export GATEWAY_LISTEN="127.0.0.1:$gw_port"
 export BOT_LISTEN="127.0.0.1:$bot_port"
 export PAYMENTS_LISTEN="127.0.0.1:$pay_port"
 export BROADCAST_LISTEN="127.0.0.1:$bc_port"
+export ADMIN_LISTEN="127.0.0.1:$adm_port"
 export BOT_GRPC_URL="http://127.0.0.1:$bot_port"
 export PAYMENTS_GRPC_URL="http://127.0.0.1:$pay_port"
 export BROADCAST_GRPC_URL="http://127.0.0.1:$bc_port"
@@ -158,6 +160,10 @@ start 22-bot "$BIN_DIR/bot"
 wait_up payments "$pay_port"
 wait_up broadcast "$bc_port"
 wait_up bot "$bot_port"
+# The first owner of the admin API (ADMIN_OWNER_LOGIN/_PASSWORD), for trying it by hand.
+start 23-admin env ADMIN_OWNER_LOGIN="${ADMIN_OWNER_LOGIN:-owner}" \
+    ADMIN_OWNER_PASSWORD="${ADMIN_OWNER_PASSWORD:-sandbox-owner-password}" "$BIN_DIR/admin"
+wait_up admin "$adm_port"
 start 30-gateway "$BIN_DIR/gateway"
 wait_up gateway "$gw_port"
 
@@ -169,6 +175,7 @@ wait_up gateway "$gw_port"
     NGX_HTTP_PORT="$http_port"
     NGX_HTTPS_PORT="$https_port"
     NGX_GATEWAY="127.0.0.1:$gw_port"
+    NGX_ADMIN="127.0.0.1:$adm_port"
     NGX_CERT="$SSL_CERT_PATH"
     NGX_KEY="$SSL_KEY_PATH"
     NGX_WEBHOOK_PATH="$WEBHOOK_PATH"
@@ -209,6 +216,7 @@ cat <<TABLE
   bot               $BOT_LISTEN        (gRPC, /health, /metrics)
   payments          $PAYMENTS_LISTEN        (gRPC, /health, /metrics)
   broadcast         $BROADCAST_LISTEN        (gRPC, /health, /metrics)
+  admin API         http://127.0.0.1:$http_port/admin/api/v1   (owner: ${ADMIN_OWNER_LOGIN:-owner} / ${ADMIN_OWNER_PASSWORD:-sandbox-owner-password})
   fake Telegram     $TELEGRAM_API_BASE$(note "$tg_port" 8091)
   fake Heleket      $HELEKET_API_BASE$(note "$hk_port" 8092)
   postgres          $DATABASE_URL
@@ -231,6 +239,21 @@ if [[ $demo_rc -eq 0 ]]; then
         --first-name Admin --broadcast 300 || demo_rc=$?
     if [[ $demo_rc -ne 0 ]]; then
         log "the simulated broadcast did not complete (exit $demo_rc); see $LOGS/*.log" >&2
+    fi
+fi
+
+if [[ $demo_rc -eq 0 ]]; then
+    log "the owner signs in to the admin API and looks the customer up:"
+    admin_api="http://127.0.0.1:$http_port/admin/api/v1"
+    signin="$(curl -sS "$admin_api/auth/login" -H 'content-type: application/json' \
+        -d "{\"login\":\"${ADMIN_OWNER_LOGIN:-owner}\",\"password\":\"${ADMIN_OWNER_PASSWORD:-sandbox-owner-password}\"}")" || demo_rc=$?
+    access="$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$signin")"
+    if [[ -n $access ]]; then
+        curl -sS "$admin_api/users/10001" -H "authorization: Bearer $access" | head -c 600
+        echo
+    else
+        log "admin sign-in failed: $signin" >&2
+        demo_rc=1
     fi
 fi
 

@@ -36,6 +36,8 @@ pub struct NginxOptions {
     pub trusted_proxies: Vec<String>,
     /// `proxy_read_timeout`: how long nginx waits for the gateway.
     pub read_timeout: Duration,
+    /// The admin API behind `/admin/api/`; none: those paths answer 502.
+    pub admin: Option<SocketAddr>,
 }
 
 impl NginxOptions {
@@ -46,11 +48,17 @@ impl NginxOptions {
             webhook_path: webhook_path.to_owned(),
             trusted_proxies: vec!["127.0.0.1/32".to_owned()],
             read_timeout: Duration::from_secs(30),
+            admin: None,
         }
     }
 
     pub fn with_read_timeout(mut self, t: Duration) -> NginxOptions {
         self.read_timeout = t;
+        self
+    }
+
+    pub fn with_admin(mut self, admin: SocketAddr) -> NginxOptions {
+        self.admin = Some(admin);
         self
     }
 
@@ -256,6 +264,14 @@ fn render(
         ("NGX_HTTP_PORT", format!("127.0.0.1:{http_port}")),
         ("NGX_HTTPS_PORT", format!("127.0.0.1:{https_port}")),
         ("NGX_GATEWAY", gateway.to_string()),
+        // Port 9 (discard) is closed on loopback: without an admin API its
+        // paths get nginx's 502.
+        (
+            "NGX_ADMIN",
+            opts.admin
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)))
+                .to_string(),
+        ),
         ("NGX_CERT", format!("{prefix_s}/cert.pem")),
         ("NGX_KEY", format!("{prefix_s}/key.pem")),
         ("NGX_PREFIX", prefix_s.clone()),

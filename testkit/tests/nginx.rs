@@ -69,7 +69,10 @@ fn client(nginx: &Nginx) -> reqwest::Client {
 #[tokio::test]
 async fn proxies_the_public_routes_over_http_and_https() {
     let up = start_echo().await;
-    let nginx = Nginx::start(up.addr, "/tg/hook").await.unwrap();
+    // The stub plays the admin API too.
+    let nginx = Nginx::start_with(up.addr, NginxOptions::new("/tg/hook").with_admin(up.addr))
+        .await
+        .unwrap();
     let c = client(&nginx);
 
     for base in [nginx.http_url(), nginx.https_url()] {
@@ -225,7 +228,9 @@ async fn unknown_paths_are_404_without_touching_the_gateway() {
 #[tokio::test]
 async fn admin_api_is_rate_limited_with_429() {
     let up = start_echo().await;
-    let nginx = Nginx::start(up.addr, "/webhook").await.unwrap();
+    let nginx = Nginx::start_with(up.addr, NginxOptions::new("/webhook").with_admin(up.addr))
+        .await
+        .unwrap();
     let c = client(&nginx);
 
     // 10 r/s with a burst of 40: 100 back-to-back requests must hit the limit.

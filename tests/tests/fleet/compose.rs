@@ -46,12 +46,13 @@ fn environment(svc: &Value) -> BTreeSet<String> {
 type Build = fn(&Env) -> Result<(), runtime::config::ConfigError>;
 
 /// Each service's name in compose and how it builds its configuration.
-fn services() -> [(&'static str, Build); 4] {
+fn services() -> [(&'static str, Build); 5] {
     [
         ("gateway", |e| gateway::Config::from_env(e).map(|_| ())),
         ("bot", |e| bot::Config::from_env(e).map(|_| ())),
         ("payments", |e| payments::Config::from_env(e).map(|_| ())),
         ("broadcast", |e| broadcast::Config::from_env(e).map(|_| ())),
+        ("admin", |e| admin::Config::from_env(e).map(|_| ())),
     ]
 }
 
@@ -73,6 +74,7 @@ fn compose_declares_every_service_and_public_port() {
         "bot",
         "payments",
         "broadcast",
+        "admin",
         "redis-master",
         "redis-replica-1",
         "redis-replica-2",

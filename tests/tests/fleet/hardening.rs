@@ -63,7 +63,12 @@ async fn the_seeds_env_starts_every_service_and_health_answers() {
     env.set("REDIS_SLAVE2_PORT", r2.to_string());
     env.set("TELEGRAM_API_BASE", tg.base_url());
     env.set("HELEKET_API_BASE", heleket.base_url());
-    for var in ["BOT_LISTEN", "PAYMENTS_LISTEN", "BROADCAST_LISTEN"] {
+    for var in [
+        "BOT_LISTEN",
+        "PAYMENTS_LISTEN",
+        "BROADCAST_LISTEN",
+        "ADMIN_LISTEN",
+    ] {
         env.set(var, "127.0.0.1:0");
     }
     let gw_port = testkit::ports::free_port();
@@ -91,7 +96,12 @@ async fn the_seeds_env_starts_every_service_and_health_answers() {
     let gateway = gateway::App::build(gateway::Config::from_env(&env).expect("gateway config"))
         .await
         .expect("gateway starts");
+    let admin = admin::App::build(admin::Config::from_env(&env).expect("admin config"))
+        .await
+        .expect("admin starts");
+    let admin_port = admin.port();
     let running = [
+        Running::spawn(|t| admin.run(t)),
         Running::spawn(|t| payments.run(t)),
         Running::spawn(|t| broadcast.run(t)),
         Running::spawn(|t| bot.run(t)),
@@ -117,6 +127,16 @@ async fn the_seeds_env_starts_every_service_and_health_answers() {
     for c in ["db", "redis", "bot", "payments", "broadcast"] {
         assert_eq!(last.1["components"][c]["status"], "up", "{c}: {}", last.1);
     }
+    let admin_health = http
+        .get(format!("http://127.0.0.1:{admin_port}/health"))
+        .send()
+        .await
+        .expect("admin /health");
+    assert_eq!(
+        admin_health.status(),
+        200,
+        "the admin API starts from the seed's .env too"
+    );
     // The session really is encrypted.
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     let tls_sessions: i64 = sqlx::query_scalar(

@@ -4,6 +4,7 @@
 mod hardening;
 mod harness;
 
+mod admin;
 mod broadcast;
 mod broadcast_bot;
 mod compose;

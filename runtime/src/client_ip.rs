@@ -4,6 +4,17 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
+/// `TRUSTED_PROXIES` (default loopback): the proxies whose `X-Real-IP` is believed.
+pub fn trusted_proxies(env: &crate::config::Env) -> Result<Vec<IpNet>, crate::config::ConfigError> {
+    env.list_or(
+        "TRUSTED_PROXIES",
+        vec![
+            "127.0.0.1/32".parse().expect("valid"),
+            "::1/128".parse().expect("valid"),
+        ],
+    )
+}
+
 /// `X-Real-IP` is believed only when the TCP peer is a trusted proxy (nginx
 /// overwrites that header with the address it accepted the connection from).
 /// A request straight from the internet is judged by its own peer address.

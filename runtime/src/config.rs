@@ -138,6 +138,25 @@ impl Env {
         self.seconds_within(name, default, Duration::ZERO..=MAX_DURATION)
     }
 
+    /// A whole number inside `range` (a count, a limit); a value outside it
+    /// names the variable and the allowed range.
+    pub fn u32_within(
+        &self,
+        name: &str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let n: u32 = self.parse_or(name, default)?;
+        if !range.contains(&n) {
+            return Err(ConfigError::malformed(
+                name,
+                &n.to_string(),
+                format!("must be between {} and {}", range.start(), range.end()),
+            ));
+        }
+        Ok(n)
+    }
+
     /// Seconds as a duration inside `range`; a value outside it (or one that
     /// is not a number) names the variable and the allowed range.
     pub fn seconds_within(

@@ -74,22 +74,8 @@ impl Config {
             (None, Some(_)) => return Err(ConfigError::Missing("ADMIN_OWNER_LOGIN".into())),
         };
         let secs = Duration::from_secs;
-        let max_failures: u32 = env.parse_or("ADMIN_LOGIN_MAX_FAILURES", 5)?;
-        if !(1..=100).contains(&max_failures) {
-            return Err(ConfigError::malformed(
-                "ADMIN_LOGIN_MAX_FAILURES",
-                &max_failures.to_string(),
-                "must be between 1 and 100",
-            ));
-        }
-        let login_per_minute: u32 = env.parse_or("ADMIN_LOGIN_PER_MINUTE", 10)?;
-        if login_per_minute == 0 {
-            return Err(ConfigError::malformed(
-                "ADMIN_LOGIN_PER_MINUTE",
-                "0",
-                "must be at least 1",
-            ));
-        }
+        let max_failures = env.u32_within("ADMIN_LOGIN_MAX_FAILURES", 5, 1..=100)?;
+        let login_per_minute = env.u32_within("ADMIN_LOGIN_PER_MINUTE", 10, 1..=10_000)?;
         Ok(Config {
             listen: listen_addr(env, "ADMIN_LISTEN", "0.0.0.0:8085")?,
             db: DbConfig::from_env(env)?,
@@ -116,13 +102,7 @@ impl Config {
                 login_per_minute,
             },
             first_owner,
-            trusted_proxies: env.list_or(
-                "TRUSTED_PROXIES",
-                vec![
-                    "127.0.0.1/32".parse().expect("valid"),
-                    "::1/128".parse().expect("valid"),
-                ],
-            )?,
+            trusted_proxies: runtime::client_ip::trusted_proxies(env)?,
             common,
         })
     }

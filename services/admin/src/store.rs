@@ -234,46 +234,24 @@ pub async fn list_admins(db: &PgPool) -> sqlx::Result<Vec<AdminView>> {
         .collect()
 }
 
-/// Changes a live admin's role; the last owner cannot stop being one.
-/// `Ok(None)`: no such admin.
-pub async fn set_role(
-    db: &PgPool,
-    id: i64,
-    new: Role,
-) -> sqlx::Result<Option<Result<(), &'static str>>> {
-    let mut tx = db.begin().await?;
-    // Owners locked in id order, so two owners demoting each other at once
-    // cannot both pass the "another owner remains" check.
-    let owners: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM admins WHERE role = 'owner' AND removed_at IS NULL ORDER BY id FOR UPDATE",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let current: Option<String> = sqlx::query_scalar(
-        "SELECT role FROM admins WHERE id = $1 AND removed_at IS NULL FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(current) = current else {
-        return Ok(None);
-    };
-    if current == "owner" && new != Role::Owner && owners.len() <= 1 {
-        return Ok(Some(Err("the last owner cannot be demoted")));
-    }
-    sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
-        .bind(id)
-        .bind(new.as_str())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Some(Ok(())))
+/// What an owner does to another admin.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    SetRole(Role),
+    /// Removed, and every session of theirs revoked.
+    Remove,
 }
 
-/// Removes an admin and revokes every session of theirs; the last owner
-/// cannot be removed. `Ok(None)`: no such admin.
-pub async fn remove_admin(db: &PgPool, id: i64) -> sqlx::Result<Option<Result<(), &'static str>>> {
+/// Applies `change` to a live admin, unless it would leave no owner.
+/// `Ok(None)`: no such admin; `Ok(Some(Err(why)))`: refused.
+pub async fn change_admin(
+    db: &PgPool,
+    id: i64,
+    change: Change,
+) -> sqlx::Result<Option<Result<(), &'static str>>> {
     let mut tx = db.begin().await?;
+    // Owners locked in id order, so two owners demoting or removing each
+    // other at once cannot both pass the "another owner remains" check.
     let owners: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM admins WHERE role = 'owner' AND removed_at IS NULL ORDER BY id FOR UPDATE",
     )
@@ -288,19 +266,34 @@ pub async fn remove_admin(db: &PgPool, id: i64) -> sqlx::Result<Option<Result<()
     let Some(current) = current else {
         return Ok(None);
     };
-    if current == "owner" && owners.len() <= 1 {
-        return Ok(Some(Err("the last owner cannot be removed")));
+    let last_owner = current == "owner" && owners.len() <= 1;
+    match change {
+        Change::SetRole(new) => {
+            if last_owner && new != Role::Owner {
+                return Ok(Some(Err("the last owner cannot be demoted")));
+            }
+            sqlx::query("UPDATE admins SET role = $2 WHERE id = $1")
+                .bind(id)
+                .bind(new.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Change::Remove => {
+            if last_owner {
+                return Ok(Some(Err("the last owner cannot be removed")));
+            }
+            sqlx::query("UPDATE admins SET removed_at = now() WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE admin_sessions SET revoked_at = now() WHERE admin_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
-    sqlx::query("UPDATE admins SET removed_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE admin_sessions SET revoked_at = now() WHERE admin_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(Some(Ok(())))
 }

@@ -80,13 +80,7 @@ impl Config {
                 &webhook_path,
             )?),
         };
-        let trusted_proxies = env.list_or::<IpNet>(
-            "TRUSTED_PROXIES",
-            vec![
-                "127.0.0.1/32".parse().expect("valid"),
-                "::1/128".parse().expect("valid"),
-            ],
-        )?;
+        let trusted_proxies = runtime::client_ip::trusted_proxies(env)?;
         let common = CommonConfig::from_env(env)?;
         let budget = common.deadlines.update_budget;
         Ok(Config {

@@ -95,24 +95,8 @@ pub async fn update(
     Path(id): Path<i64>,
     Body(req): Body<Change>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Permission::ManageAdmins)?;
-    match store::set_role(&s.db, id, req.role).await? {
-        None => return Err(ApiError::not_found(format!("admin {id}"))),
-        Some(Err(why)) => return Err(ApiError::conflict(why)),
-        Some(Ok(())) => {}
-    }
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action: "admin.set_role",
-            target: Some(format!("admin:{id}")),
-            details: json!({ "role": req.role }),
-            address: caller.address,
-        },
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let details = json!({ "role": req.role });
+    apply(&s, &caller, id, store::Change::SetRole(req.role), details).await
 }
 
 /// Removes the admin and revokes their sessions at once.
@@ -121,19 +105,33 @@ pub async fn remove(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
+    apply(&s, &caller, id, store::Change::Remove, json!({})).await
+}
+
+async fn apply(
+    s: &AppState,
+    caller: &Caller,
+    id: i64,
+    change: store::Change,
+    details: serde_json::Value,
+) -> ApiResult<StatusCode> {
     caller.require(Permission::ManageAdmins)?;
-    match store::remove_admin(&s.db, id).await? {
+    match store::change_admin(&s.db, id, change).await? {
         None => return Err(ApiError::not_found(format!("admin {id}"))),
         Some(Err(why)) => return Err(ApiError::conflict(why)),
         Some(Ok(())) => {}
     }
+    let action = match change {
+        store::Change::SetRole(_) => "admin.set_role",
+        store::Change::Remove => "admin.remove",
+    };
     audit::append(
         &s.db,
         Entry {
             actor: &caller.actor(),
-            action: "admin.remove",
+            action,
             target: Some(format!("admin:{id}")),
-            details: json!({}),
+            details,
             address: caller.address,
         },
     )

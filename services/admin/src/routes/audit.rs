@@ -32,12 +32,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page>> {
     caller.require(Permission::ReadAudit)?;
     let limit = super::page_size(q.limit)?;
-    let mut items = audit::page(&s.db, q.before, q.action.as_deref(), limit + 1).await?;
-    let next = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| r.id)
-    } else {
-        None
-    };
+    let rows = audit::page(&s.db, q.before, q.action.as_deref(), limit + 1).await?;
+    let (items, next) = super::keyset(rows, limit, |r| r.id);
     Ok(Json(Page { items, next }))
 }

@@ -65,7 +65,7 @@ pub async fn users(
     }
     let exact_id = term.and_then(|t| t.parse::<i64>().ok());
     let prefix = term.map(|t| like_prefix(t.trim_start_matches('@')));
-    let mut rows: Vec<UserRow> = sqlx::query_as(
+    let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT id, first_name, username, language_code, subscribed, reachable, created_at, last_seen_at
          FROM users
          WHERE ($1::bigint IS NULL OR id > $1)
@@ -78,12 +78,7 @@ pub async fn users(
     .bind(limit + 1)
     .fetch_all(&s.db)
     .await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|u| u.id)
-    } else {
-        None
-    };
+    let (rows, next) = super::keyset(rows, limit, |u| u.id);
     Ok(Json(json!({ "items": rows, "next": next })))
 }
 
@@ -224,7 +219,7 @@ pub async fn orders(
         )));
     }
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
-    let mut rows: Vec<OrderRow> = sqlx::query_as(
+    let rows: Vec<OrderRow> = sqlx::query_as(
         "SELECT id, user_id, stars, amount, currency, status, heleket_status, created_at, credited_at
          FROM orders
          WHERE ($1::text IS NULL OR status = $1)
@@ -243,12 +238,7 @@ pub async fn orders(
     .bind(limit + 1)
     .fetch_all(&s.db)
     .await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(cursor)
-    } else {
-        None
-    };
+    let (rows, next) = super::keyset(rows, limit, cursor);
     Ok(Json(json!({ "items": rows, "next": next })))
 }
 

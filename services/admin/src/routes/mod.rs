@@ -38,3 +38,15 @@ pub fn page_size(limit: Option<i64>) -> Result<i64, crate::error::ApiError> {
         ))),
     }
 }
+
+/// Rows fetched with `LIMIT limit + 1`: the page, and the cursor of its last
+/// row when there is more after it.
+pub fn keyset<T, K>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> (Vec<T>, Option<K>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(key);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}

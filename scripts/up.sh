@@ -161,7 +161,9 @@ wait_up payments "$pay_port"
 wait_up broadcast "$bc_port"
 wait_up bot "$bot_port"
 # The first owner of the admin API (ADMIN_OWNER_LOGIN/_PASSWORD), for trying it by hand.
-start 23-admin env ADMIN_OWNER_LOGIN="${ADMIN_OWNER_LOGIN:-owner}" \
+# A signing key of the demo's own, so the admin API does not warn that it made one up.
+start 23-admin env ADMIN_JWT_SECRET="${ADMIN_JWT_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}" \
+    ADMIN_OWNER_LOGIN="${ADMIN_OWNER_LOGIN:-owner}" \
     ADMIN_OWNER_PASSWORD="${ADMIN_OWNER_PASSWORD:-sandbox-owner-password}" "$BIN_DIR/admin"
 wait_up admin "$adm_port"
 start 30-gateway "$BIN_DIR/gateway"

@@ -125,7 +125,11 @@ pub async fn create_session(
 
 pub enum Rotation {
     /// The current token: replaced by the new one.
-    Rotated { session: Uuid, admin_id: i64 },
+    Rotated {
+        session: Uuid,
+        admin_id: i64,
+        role: Role,
+    },
     /// The token this session's current one replaced: someone kept a copy.
     /// The session is revoked.
     Reused { admin_id: i64 },
@@ -140,8 +144,8 @@ pub async fn rotate(
     ttl: Duration,
 ) -> sqlx::Result<Rotation> {
     let mut tx = db.begin().await?;
-    let row: Option<(Uuid, i64, bool)> = sqlx::query_as(
-        "SELECT s.id, s.admin_id, s.refresh_hash = $1 FROM admin_sessions s
+    let row: Option<(Uuid, i64, bool, String)> = sqlx::query_as(
+        "SELECT s.id, s.admin_id, s.refresh_hash = $1, a.role FROM admin_sessions s
          JOIN admins a ON a.id = s.admin_id
          WHERE (s.refresh_hash = $1 OR s.previous_hash = $1)
            AND s.revoked_at IS NULL AND s.expires_at > now() AND a.removed_at IS NULL
@@ -152,7 +156,7 @@ pub async fn rotate(
     .await?;
     let out = match row {
         None => Rotation::Refused,
-        Some((session, admin_id, true)) => {
+        Some((session, admin_id, true, r)) => {
             sqlx::query(
                 "UPDATE admin_sessions SET previous_hash = refresh_hash, refresh_hash = $2,
                    expires_at = now() + make_interval(secs => $3)
@@ -163,9 +167,13 @@ pub async fn rotate(
             .bind(interval(ttl))
             .execute(&mut *tx)
             .await?;
-            Rotation::Rotated { session, admin_id }
+            Rotation::Rotated {
+                session,
+                admin_id,
+                role: role(&r)?,
+            }
         }
-        Some((session, admin_id, false)) => {
+        Some((session, admin_id, false, _)) => {
             revoke_in(&mut tx, session).await?;
             Rotation::Reused { admin_id }
         }

@@ -116,6 +116,16 @@ impl Admin {
         .await
     }
 
+    async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": refresh_token })),
+        )
+        .await
+    }
+
     async fn token(&self, login: &str, password: &str) -> String {
         let (st, body) = self.login(login, password).await;
         assert_eq!(st, StatusCode::OK, "{body}");
@@ -303,14 +313,7 @@ async fn refresh_rotates_and_a_replayed_refresh_token_ends_the_session() {
     assert_eq!(first["token_type"], "Bearer");
     let refresh1 = first["refresh_token"].as_str().unwrap().to_string();
 
-    let (st, second) = a
-        .call(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": refresh1 })),
-        )
-        .await;
+    let (st, second) = a.refresh(&refresh1).await;
     assert_eq!(st, StatusCode::OK, "{second}");
     let refresh2 = second["refresh_token"].as_str().unwrap().to_string();
     let access2 = second["access_token"].as_str().unwrap().to_string();
@@ -320,14 +323,7 @@ async fn refresh_rotates_and_a_replayed_refresh_token_ends_the_session() {
 
     // Someone replays the first refresh token: refused, and the session ends,
     // so the legitimate holder's tokens stop working too.
-    let (st, _) = a
-        .call(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": refresh1 })),
-        )
-        .await;
+    let (st, _) = a.refresh(&refresh1).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, _) = a.call(Method::GET, "/me", Some(&access2), None).await;
     assert_eq!(
@@ -335,14 +331,7 @@ async fn refresh_rotates_and_a_replayed_refresh_token_ends_the_session() {
         StatusCode::UNAUTHORIZED,
         "the session's access token is revoked"
     );
-    let (st, _) = a
-        .call(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": refresh2 })),
-        )
-        .await;
+    let (st, _) = a.refresh(&refresh2).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "and its newest refresh token");
     assert!(
         a.audit_actions()
@@ -368,14 +357,7 @@ async fn sign_out_and_removal_revoke_tokens_at_once() {
         StatusCode::UNAUTHORIZED,
         "a signed-out access token is refused"
     );
-    let (st, _) = a
-        .call(
-            Method::POST,
-            "/auth/refresh",
-            None,
-            Some(json!({ "refresh_token": refresh })),
-        )
-        .await;
+    let (st, _) = a.refresh(&refresh).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "and so is its refresh token");
 
     // An owner removes another admin: that admin's live token is refused at the next request.

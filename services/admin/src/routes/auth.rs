@@ -28,16 +28,13 @@ pub struct Tokens {
     role: crate::roles::Role,
 }
 
-async fn tokens(
+fn tokens(
     s: &AppState,
     admin_id: i64,
+    role: crate::roles::Role,
     session: uuid::Uuid,
     refresh_token: String,
 ) -> ApiResult<Tokens> {
-    let role = store::live_session(&s.db, session, admin_id)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?
-        .1;
     Ok(Tokens {
         access_token: a::issue_access(s, admin_id, session)?,
         token_type: "Bearer",
@@ -86,19 +83,20 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || a::verify_password(hash.as_deref(), &password))
         .await
         .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
-    let Some(c) = found.filter(|_| ok) else {
-        if let Some(c) = store::credentials(&s.db, &req.login).await? {
-            let locked_until =
-                store::record_failure(&s.db, c.id, s.cfg.auth.max_failures, s.cfg.auth.lockout)
-                    .await?;
-            if let Some(until) = locked_until {
-                note(&s, &req.login, "auth.locked", ip).await?;
-                return Err(locked(until - now));
-            }
-        }
+    let Some(c) = found else {
         note(&s, &req.login, "auth.login_failed", ip).await?;
         return Err(ApiError::unauthorized());
     };
+    if !ok {
+        let locked_until =
+            store::record_failure(&s.db, c.id, s.cfg.auth.max_failures, s.cfg.auth.lockout).await?;
+        if let Some(until) = locked_until {
+            note(&s, &req.login, "auth.locked", ip).await?;
+            return Err(locked(until - now));
+        }
+        note(&s, &req.login, "auth.login_failed", ip).await?;
+        return Err(ApiError::unauthorized());
+    }
     store::reset_failures(&s.db, c.id).await?;
     let (refresh, digest) = a::new_refresh_token();
     let session = store::create_session(
@@ -120,7 +118,7 @@ pub async fn login(
         },
     )
     .await?;
-    Ok(Json(tokens(&s, c.id, session, refresh).await?))
+    Ok(Json(tokens(&s, c.id, c.role, session, refresh)?))
 }
 
 fn locked(left: time::Duration) -> ApiError {
@@ -171,9 +169,11 @@ pub async fn refresh(
     )
     .await?
     {
-        Rotation::Rotated { session, admin_id } => {
-            Ok(Json(tokens(&s, admin_id, session, next).await?))
-        }
+        Rotation::Rotated {
+            session,
+            admin_id,
+            role,
+        } => Ok(Json(tokens(&s, admin_id, role, session, next)?)),
         Rotation::Reused { admin_id } => {
             audit::append(
                 &s.db,

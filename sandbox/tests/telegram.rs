@@ -305,8 +305,9 @@ where
     // The limiter itself is tested with an explicit clock in limits.rs; this
     // is the HTTP path, so a busy box only costs more tries.
     for _ in 0..10 {
+        let tg = fake().await;
         let started = std::time::Instant::now();
-        let outcome = attempt(fake().await).await;
+        let outcome = attempt(tg).await;
         if started.elapsed() < Duration::from_millis(900) {
             assert!(outcome.is_some(), "limit not enforced");
             return;

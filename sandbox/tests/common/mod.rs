@@ -58,7 +58,15 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     StatusCode::from_u16(status).unwrap()
 }
 
+/// One client per test thread (each test has its own runtime, so a client must not outlive it).
+/// Building a client loads the TLS roots, tens of milliseconds in a debug build: a fresh one per
+/// request made a 31-request burst overrun the one-second window it is meant to fit in.
 pub fn client() -> reqwest::Client {
-    sandbox::install_crypto_provider();
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    thread_local! {
+        static CLIENT: reqwest::Client = {
+            sandbox::install_crypto_provider();
+            reqwest::Client::builder().no_proxy().build().unwrap()
+        };
+    }
+    CLIENT.with(Clone::clone)
 }

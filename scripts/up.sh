@@ -253,6 +253,9 @@ if [[ $demo_rc -eq 0 ]]; then
     if [[ -n $access ]]; then
         curl -sS "$admin_api/users/10001" -H "authorization: Bearer $access" | head -c 600
         echo
+        log "... and sees the bot's campaign, with its counts, through the API:"
+        curl -sS "$admin_api/campaigns?limit=1" -H "authorization: Bearer $access" |
+            grep -o '"status":"[a-z]*"\|"progress":{[^}]*}' | head -n 2
     else
         log "admin sign-in failed: $signin" >&2
         demo_rc=1

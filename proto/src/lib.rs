@@ -11,3 +11,5 @@ pub mod payments {
 pub mod broadcast {
     tonic::include_proto!("starshop.broadcast.v1");
 }
+
+pub mod audience_list;

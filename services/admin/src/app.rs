@@ -2,6 +2,8 @@
 
 use crate::auth::Keys;
 use crate::config::Config;
+use proto::broadcast::broadcast_client::BroadcastClient;
+use runtime::grpc::TracedChannel;
 use runtime::health::Report;
 use runtime::service::CancellationToken;
 use secrecy::ExposeSecret;
@@ -11,6 +13,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// The longest a progress stream is kept open; an event-stream client
+/// reconnects after it, as browsers do by themselves.
+const WATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// What every handler sees.
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +24,10 @@ pub struct AppState {
     pub cache: cache::Cache,
     pub cfg: Arc<Config>,
     pub keys: Arc<Keys>,
+    pub broadcast: BroadcastClient<TracedChannel>,
+    /// For `WatchCampaign` only: a stream lives as long as its campaign runs,
+    /// so it gets no per-call deadline.
+    pub watch: BroadcastClient<TracedChannel>,
 }
 
 pub struct App {
@@ -40,6 +50,8 @@ impl App {
         }
         let listener = TcpListener::bind(config.listen).await?;
         let keys = Arc::new(Keys::new(config.auth.jwt_secret.expose_secret().as_bytes()));
+        let broadcast = runtime::grpc::channel(&config.broadcast_url, config.broadcast_timeout)?;
+        let watch = runtime::grpc::channel(&config.broadcast_url, WATCH_LIMIT)?;
         Ok(App {
             listener,
             state: AppState {
@@ -47,6 +59,8 @@ impl App {
                 cache,
                 cfg: Arc::new(config),
                 keys,
+                broadcast: BroadcastClient::new(broadcast),
+                watch: BroadcastClient::new(watch),
             },
         })
     }

@@ -18,6 +18,11 @@ pub struct Config {
     /// `ADMIN_OWNER_LOGIN` / `ADMIN_OWNER_PASSWORD`: created as the first owner
     /// at start-up when no admin exists yet; ignored afterwards.
     pub first_owner: Option<(String, SecretString)>,
+    /// `BROADCAST_GRPC_URL` (http://broadcast:50053): campaigns are the broadcast service's.
+    pub broadcast_url: String,
+    /// One broadcast call; shorter than nginx's read timeout, so the API answers
+    /// before nginx gives up (starting a million-recipient campaign takes ~10 s).
+    pub broadcast_timeout: Duration,
     /// `TRUSTED_PROXIES` (loopback): whose `X-Real-IP` is believed, as in the gateway.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -103,6 +108,12 @@ impl Config {
             },
             first_owner,
             trusted_proxies: runtime::client_ip::trusted_proxies(env)?,
+            broadcast_url: runtime::config::grpc_url(
+                env,
+                "BROADCAST_GRPC_URL",
+                "http://broadcast:50053",
+            )?,
+            broadcast_timeout: common.deadlines.update_budget,
             common,
         })
     }

@@ -6,8 +6,10 @@
 mod app;
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod config;
 mod error;
+mod export;
 pub mod roles;
 mod routes;
 pub mod store;

@@ -35,9 +35,9 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner => true,
-            Role::Marketing => matches!(p, ReadCustomers),
+            Role::Marketing => matches!(p, ReadCustomers | ReadCampaigns | ManageCampaigns),
             Role::Support => matches!(p, ReadCustomers | ReadOrders),
-            Role::Readonly => matches!(p, ReadCustomers | ReadOrders),
+            Role::Readonly => matches!(p, ReadCustomers | ReadOrders | ReadCampaigns),
         }
     }
 }
@@ -72,6 +72,10 @@ pub enum Permission {
     ManageAdmins,
     /// The audit log.
     ReadAudit,
+    /// Campaigns, their progress and per-recipient results.
+    ReadCampaigns,
+    /// Count audiences, upload id lists, create, preview, start, pause, resume and cancel campaigns.
+    ManageCampaigns,
 }
 
 #[cfg(test)]
@@ -83,6 +87,16 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(r.may(Permission::ManageAdmins), r == Role::Owner, "{r}");
         }
+    }
+
+    #[test]
+    fn only_owners_and_marketing_change_campaigns() {
+        for r in Role::ALL {
+            let expected = matches!(r, Role::Owner | Role::Marketing);
+            assert_eq!(r.may(Permission::ManageCampaigns), expected, "{r}");
+        }
+        // Support handles customers, not campaigns.
+        assert!(!Role::Support.may(Permission::ReadCampaigns));
     }
 
     #[test]

@@ -11,22 +11,27 @@ use testkit::nginx::{Nginx, NginxOptions};
 use testkit::postgres::TestDb;
 use testkit::redis::RedisTrio;
 
-use crate::harness::Running;
+use crate::harness::{Running, TOKEN};
+use sandbox::telegram::{FakeTelegram, TelegramOptions};
 
-const OWNER: &str = "owner@shop";
-const OWNER_PW: &str = "owner-password-1234";
+pub const OWNER: &str = "owner@shop";
+pub const OWNER_PW: &str = "owner-password-1234";
 
-struct Admin {
+/// The admin service behind nginx, with the broadcast service it drives and
+/// the sandbox's Telegram that one sends to.
+pub struct Admin {
     _db: TestDb,
     _redis: RedisTrio,
-    pool: PgPool,
+    pub pool: PgPool,
     nginx: Nginx,
     http: reqwest::Client,
+    pub tg: FakeTelegram,
     service: Option<Running>,
+    broadcast: Option<Running>,
 }
 
 impl Admin {
-    async fn start() -> Admin {
+    pub async fn start() -> Admin {
         Self::start_with(|_| {}).await
     }
 
@@ -53,7 +58,23 @@ impl Admin {
         for (k, v) in redis.env_pairs() {
             env.set(&k, v);
         }
+        let tg = FakeTelegram::start(TelegramOptions::default())
+            .await
+            .expect("fake telegram");
+        env.set("TELEGRAM_TOKEN", TOKEN.to_string());
+        env.set("TELEGRAM_API_BASE", tg.base_url());
+        env.set("BROADCAST_LISTEN", "127.0.0.1:0".to_string());
+        env.set("BROADCAST_POLL_INTERVAL", "0.1".to_string());
         tweak(&mut env);
+        let broadcast =
+            broadcast::App::build(broadcast::Config::from_env(&env).expect("broadcast config"))
+                .await
+                .expect("broadcast starts");
+        env.set(
+            "BROADCAST_GRPC_URL",
+            format!("http://127.0.0.1:{}", broadcast.port()),
+        );
+        let broadcast = Running::spawn(|t| broadcast.run(t));
         let app = admin::App::build(admin::Config::from_env(&env).expect("admin config"))
             .await
             .expect("admin starts");
@@ -75,15 +96,17 @@ impl Admin {
             pool,
             nginx,
             http: reqwest::Client::new(),
+            tg,
             service: Some(service),
+            broadcast: Some(broadcast),
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}/admin/api/v1{path}", self.nginx.http_url())
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -106,7 +129,25 @@ impl Admin {
         )
     }
 
-    async fn login(&self, login: &str, password: &str) -> (StatusCode, Value) {
+    /// A request through nginx, to read the answer as it streams.
+    pub fn request(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// The answer's status, content type and body text.
+    pub async fn text(&self, req: reqwest::RequestBuilder) -> (StatusCode, String, String) {
+        let resp = req.send().await.expect("request through nginx");
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, ctype, resp.text().await.unwrap_or_default())
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> (StatusCode, Value) {
         self.call(
             Method::POST,
             "/auth/login",
@@ -126,7 +167,7 @@ impl Admin {
         .await
     }
 
-    async fn token(&self, login: &str, password: &str) -> String {
+    pub async fn token(&self, login: &str, password: &str) -> String {
         let (st, body) = self.login(login, password).await;
         assert_eq!(st, StatusCode::OK, "{body}");
         body["access_token"]
@@ -136,7 +177,7 @@ impl Admin {
     }
 
     /// An admin of `role` created by the owner; returns a token of theirs.
-    async fn admin_with_role(&self, owner: &str, role: &str) -> String {
+    pub async fn admin_with_role(&self, owner: &str, role: &str) -> String {
         let login = format!("{role}@shop");
         let pw = format!("{role}-password-1234");
         let (st, body) = self
@@ -151,16 +192,19 @@ impl Admin {
         self.token(&login, &pw).await
     }
 
-    async fn audit_actions(&self) -> Vec<String> {
+    pub async fn audit_actions(&self) -> Vec<String> {
         sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
             .fetch_all(&self.pool)
             .await
             .unwrap()
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         if let Some(s) = self.service.take() {
             s.stop().await;
+        }
+        if let Some(b) = self.broadcast.take() {
+            b.stop().await;
         }
     }
 }
@@ -177,6 +221,15 @@ fn rand_u64() -> u64 {
         .as_nanos() as u64;
     t ^ (std::process::id() as u64) << 32
 }
+
+/// (method, path, body, the roles allowed, the status they get).
+type Endpoint = (
+    Method,
+    String,
+    Option<Value>,
+    &'static [&'static str],
+    StatusCode,
+);
 
 #[tokio::test]
 async fn every_endpoint_answers_each_role_exactly_as_allowed() {
@@ -200,15 +253,37 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
         .await;
     let victim = victim["id"].as_i64().unwrap();
 
-    // (method, path, body, roles allowed). Everyone signed in may read /me.
-    let endpoints: Vec<(Method, String, Option<Value>, &[&str])> = vec![
-        (
-            Method::GET,
-            "/me".into(),
+    // A campaign to look at: sent to nobody yet, cancelled, so its event
+    // stream ends after one event instead of staying open.
+    let (st, campaign) = a
+        .call(
+            Method::POST,
+            "/campaigns",
+            Some(&owner),
+            Some(json!({"content": {"text": "Hi"}, "audience": {"segment": "all"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{campaign}");
+    let cid = campaign["id"].as_str().unwrap().to_string();
+    let (st, _) = a
+        .call(
+            Method::POST,
+            &format!("/campaigns/{cid}/cancel"),
+            Some(&owner),
             None,
-            &["owner", "marketing", "support", "readonly"],
-        ),
-        (Method::GET, "/admins".into(), None, &["owner"]),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+
+    const ALL: &[&str] = &["owner", "marketing", "support", "readonly"];
+    const CAMPAIGNS_READ: &[&str] = &["owner", "marketing", "readonly"];
+    const CAMPAIGNS_WRITE: &[&str] = &["owner", "marketing"];
+    const ORDERS: &[&str] = &["owner", "support", "readonly"];
+    use StatusCode as S;
+    // (method, path, body, roles allowed, the allowed answer). Everyone signed in may read /me.
+    let endpoints: Vec<Endpoint> = vec![
+        (Method::GET, "/me".into(), None, ALL, S::OK),
+        (Method::GET, "/admins".into(), None, &["owner"], S::OK),
         (
             Method::POST,
             "/admins".into(),
@@ -216,37 +291,86 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
                 json!({ "login": "new-{role}", "password": "a-new-password-12", "role": "readonly" }),
             ),
             &["owner"],
+            S::CREATED,
         ),
         (
             Method::PATCH,
             format!("/admins/{victim}"),
             Some(json!({ "role": "support" })),
             &["owner"],
+            S::NO_CONTENT,
+        ),
+        (Method::GET, "/users".into(), None, ALL, S::OK),
+        (Method::GET, "/users.csv".into(), None, ALL, S::OK),
+        (Method::GET, "/users/501".into(), None, ALL, S::OK),
+        (Method::GET, "/orders".into(), None, ORDERS, S::OK),
+        (Method::GET, "/orders.csv".into(), None, ORDERS, S::OK),
+        (Method::GET, "/audit".into(), None, &["owner"], S::OK),
+        (Method::GET, "/audit.csv".into(), None, &["owner"], S::OK),
+        (
+            Method::GET,
+            "/campaigns".into(),
+            None,
+            CAMPAIGNS_READ,
+            S::OK,
         ),
         (
             Method::GET,
-            "/users".into(),
+            format!("/campaigns/{cid}"),
             None,
-            &["owner", "marketing", "support", "readonly"],
+            CAMPAIGNS_READ,
+            S::OK,
         ),
         (
             Method::GET,
-            "/users/501".into(),
+            format!("/campaigns/{cid}/events"),
             None,
-            &["owner", "marketing", "support", "readonly"],
+            CAMPAIGNS_READ,
+            S::OK,
         ),
         (
             Method::GET,
-            "/orders".into(),
+            format!("/campaigns/{cid}/recipients.csv"),
             None,
-            &["owner", "support", "readonly"],
+            CAMPAIGNS_READ,
+            S::OK,
         ),
-        (Method::GET, "/audit".into(), None, &["owner"]),
+        (
+            Method::POST,
+            "/audiences/count".into(),
+            Some(json!({"segment": "all"})),
+            CAMPAIGNS_WRITE,
+            S::OK,
+        ),
+        (
+            Method::POST,
+            "/campaigns".into(),
+            Some(json!({"content": {"text": "Hi"}, "audience": {"segment": "buyers"}})),
+            CAMPAIGNS_WRITE,
+            S::CREATED,
+        ),
+        (
+            Method::POST,
+            format!("/campaigns/{cid}/preview"),
+            Some(json!({"chat_id": 501})),
+            CAMPAIGNS_WRITE,
+            S::OK,
+        ),
+        // A cancelled campaign cannot resume: allowed roles reach the
+        // broadcast service and hear why; the others never get that far.
+        (
+            Method::POST,
+            format!("/campaigns/{cid}/resume"),
+            None,
+            CAMPAIGNS_WRITE,
+            S::CONFLICT,
+        ),
         (
             Method::DELETE,
             format!("/admins/{victim}"),
             None,
             &["owner"],
+            S::NO_CONTENT,
         ),
     ];
     let callers = [
@@ -262,7 +386,7 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
         ("owner", Some(owner.as_str())),
     ];
     let mut wrong = Vec::new();
-    for (method, path, body, allowed) in &endpoints {
+    for (method, path, body, allowed, success) in &endpoints {
         for (role, token) in callers {
             // nginx allows one address 10 admin requests/s (burst 40).
             tokio::time::sleep(std::time::Duration::from_millis(120)).await;
@@ -273,15 +397,7 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
             let expected = match token {
                 None => StatusCode::UNAUTHORIZED,
                 Some(_) if role == "a forged token" => StatusCode::UNAUTHORIZED,
-                Some(_) if allowed.contains(&role) => {
-                    if *method == Method::POST {
-                        StatusCode::CREATED
-                    } else if matches!(*method, Method::PATCH | Method::DELETE) {
-                        StatusCode::NO_CONTENT
-                    } else {
-                        StatusCode::OK
-                    }
-                }
+                Some(_) if allowed.contains(&role) => *success,
                 Some(_) => StatusCode::FORBIDDEN,
             };
             if st != expected {
@@ -301,6 +417,19 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
     );
     assert_eq!(actions.iter().filter(|x| *x == "admin.set_role").count(), 1);
     assert_eq!(actions.iter().filter(|x| *x == "admin.remove").count(), 1);
+    let count = |name: &str| actions.iter().filter(|x| *x == name).count();
+    assert_eq!(
+        count("campaign.create"),
+        1 + 2,
+        "the owner's first, then owner and marketing"
+    );
+    assert_eq!(count("campaign.preview"), 2);
+    assert_eq!((count("campaign.cancel"), count("campaign.resume")), (1, 0));
+    assert_eq!(
+        a.tg.messages_to(501).len(),
+        2,
+        "one preview per allowed role"
+    );
     a.stop().await;
 }
 

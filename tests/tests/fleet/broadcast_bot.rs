@@ -478,6 +478,14 @@ async fn the_admin_dialog_previews_confirms_and_every_subscriber_gets_the_campai
         "{t}"
     );
     assert!(buttons(&last).is_empty(), "{}", last.params);
+    let confirmed: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("SELECT actor, details FROM audit_log WHERE action = 'campaign.start'")
+            .fetch_all(&fleet.pool)
+            .await
+            .unwrap();
+    assert_eq!(confirmed.len(), 1, "the confirmation is audited");
+    assert_eq!(confirmed[0].0, format!("telegram:{ADMIN}"));
+    assert_eq!(confirmed[0].1["recipients"], 103);
 
     // /campaigns and /stats show it.
     let list = says(&fleet, &admin, "/campaigns", "Latest campaigns").await;
@@ -661,6 +669,20 @@ async fn progress_buttons_pause_resume_and_cancel_for_admins_only() {
     let answer = press_answer(&fleet, &admin, on, ghost).await;
     assert!(answer.to_lowercase().contains("campaign"), "{answer}");
     assert_eq!(get(&mut c, &id).await.status, "cancelled");
+    // The audit log lists each control that took effect, by the admin, and
+    // neither the intruder's press nor the refused ones.
+    let audited: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, action, target FROM audit_log ORDER BY id")
+            .fetch_all(&fleet.pool)
+            .await
+            .unwrap();
+    let actor = format!("telegram:{ADMIN}");
+    let target = format!("campaign:{id}");
+    let expected: Vec<(String, String, String)> = ["pause", "resume", "cancel"]
+        .iter()
+        .map(|a| (actor.clone(), format!("campaign.{a}"), target.clone()))
+        .collect();
+    assert_eq!(audited, expected);
     fleet.stop().await;
 }
 

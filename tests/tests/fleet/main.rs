@@ -5,6 +5,7 @@ mod hardening;
 mod harness;
 
 mod admin;
+mod admin_campaigns;
 mod broadcast;
 mod broadcast_bot;
 mod compose;

@@ -1,12 +1,14 @@
-//! `GET /audit`: the audit log, newest first (`ReadAudit`).
+//! `GET /audit` and `GET /audit.csv`: the audit log, newest first (`ReadAudit`).
 
 use crate::app::AppState;
 use crate::audit::{self, Record};
 use crate::auth::Caller;
 use crate::error::{ApiResult, Params};
+use crate::export;
 use crate::roles::Permission;
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -35,4 +37,38 @@ pub async fn list(
     let rows = audit::page(&s.db, q.before, q.action.as_deref(), limit + 1).await?;
     let (items, next) = super::keyset(rows, limit, |r| r.id);
     Ok(Json(Page { items, next }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    action: Option<String>,
+}
+
+/// One audit entry as a CSV line: the details as their JSON text.
+#[derive(Serialize, sqlx::FromRow)]
+pub struct Line {
+    id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    at: time::OffsetDateTime,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    details: String,
+    address: Option<String>,
+}
+
+/// `GET /audit.csv`: the whole log (or one action), newest first, streamed.
+pub async fn export(
+    State(s): State<AppState>,
+    caller: Caller,
+    Params(q): Params<ExportQuery>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ReadAudit)?;
+    let select = sqlx::query_as::<_, Line>(
+        "SELECT id, at, actor, action, target, details::text AS details, address FROM audit_log
+         WHERE ($1::text IS NULL OR action = $1) ORDER BY id DESC",
+    )
+    .bind(q.action);
+    Ok(export::rows("audit.csv", s.db, select))
 }

@@ -6,9 +6,11 @@
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Params};
+use crate::export;
 use crate::roles::Permission;
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::Response;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -52,6 +54,32 @@ fn like_prefix(term: &str) -> String {
     format!("{escaped}%")
 }
 
+/// Users matching `q` (an id, or a username or first-name prefix) after the
+/// id `after`, by id: one query for the page and the export.
+fn select_users(
+    q: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> ApiResult<export::Select<UserRow>> {
+    let term = q.map(str::trim).filter(|t| !t.is_empty());
+    if term.is_some_and(|t| t.chars().count() > 64) {
+        return Err(ApiError::invalid("q: at most 64 characters"));
+    }
+    let exact_id = term.and_then(|t| t.parse::<i64>().ok());
+    let prefix = term.map(|t| like_prefix(t.trim_start_matches('@')));
+    Ok(sqlx::query_as(
+        "SELECT id, first_name, username, language_code, subscribed, reachable, created_at, last_seen_at
+         FROM users
+         WHERE ($1::bigint IS NULL OR id > $1)
+           AND ($2::text IS NULL OR id = $3 OR lower(username) LIKE $2 OR lower(first_name) LIKE $2)
+         ORDER BY id LIMIT $4",
+    )
+    .bind(after)
+    .bind(prefix)
+    .bind(exact_id)
+    .bind(limit))
+}
+
 pub async fn users(
     State(s): State<AppState>,
     caller: Caller,
@@ -59,27 +87,28 @@ pub async fn users(
 ) -> ApiResult<Json<Value>> {
     caller.require(Permission::ReadCustomers)?;
     let limit = super::page_size(q.limit)?;
-    let term = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if term.is_some_and(|t| t.chars().count() > 64) {
-        return Err(ApiError::invalid("q: at most 64 characters"));
-    }
-    let exact_id = term.and_then(|t| t.parse::<i64>().ok());
-    let prefix = term.map(|t| like_prefix(t.trim_start_matches('@')));
-    let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT id, first_name, username, language_code, subscribed, reachable, created_at, last_seen_at
-         FROM users
-         WHERE ($1::bigint IS NULL OR id > $1)
-           AND ($2::text IS NULL OR id = $3 OR lower(username) LIKE $2 OR lower(first_name) LIKE $2)
-         ORDER BY id LIMIT $4",
-    )
-    .bind(q.after)
-    .bind(prefix)
-    .bind(exact_id)
-    .bind(limit + 1)
-    .fetch_all(&s.db)
-    .await?;
+    let rows = select_users(q.q.as_deref(), q.after, limit + 1)?
+        .fetch_all(&s.db)
+        .await?;
     let (rows, next) = super::keyset(rows, limit, |u| u.id);
     Ok(Json(json!({ "items": rows, "next": next })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportUsersQuery {
+    q: Option<String>,
+}
+
+/// `GET /users.csv`: every user the search selects, by id, streamed.
+pub async fn users_csv(
+    State(s): State<AppState>,
+    caller: Caller,
+    Params(q): Params<ExportUsersQuery>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ReadCustomers)?;
+    let select = select_users(q.q.as_deref(), None, i64::MAX)?;
+    Ok(export::rows("users.csv", s.db, select))
 }
 
 #[derive(Serialize, sqlx::FromRow)]
@@ -202,14 +231,9 @@ fn cursor(o: &OrderRow) -> String {
     format!("{}.{}", o.created_at.unix_timestamp_nanos() / 1000, o.id)
 }
 
-/// `GET /orders`: newest first, filtered by status, user and creation time.
-pub async fn orders(
-    State(s): State<AppState>,
-    caller: Caller,
-    Params(q): Params<OrdersQuery>,
-) -> ApiResult<Json<Value>> {
-    caller.require(Permission::ReadOrders)?;
-    let limit = super::page_size(q.limit)?;
+/// Orders matching the filters, newest first, after the cursor: one query
+/// for the page and the export.
+fn select_orders(q: OrdersQuery, limit: i64) -> ApiResult<export::Select<OrderRow>> {
     if let Some(st) = &q.status
         && !STATUSES.contains(&st.as_str())
     {
@@ -219,7 +243,7 @@ pub async fn orders(
         )));
     }
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
-    let rows: Vec<OrderRow> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT id, user_id, stars, amount, currency, status, heleket_status, created_at, credited_at
          FROM orders
          WHERE ($1::text IS NULL OR status = $1)
@@ -235,11 +259,34 @@ pub async fn orders(
     .bind(q.to)
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
-    .bind(limit + 1)
-    .fetch_all(&s.db)
-    .await?;
+    .bind(limit))
+}
+
+/// `GET /orders`: newest first, filtered by status, user and creation time.
+pub async fn orders(
+    State(s): State<AppState>,
+    caller: Caller,
+    Params(q): Params<OrdersQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Permission::ReadOrders)?;
+    let limit = super::page_size(q.limit)?;
+    let rows = select_orders(q, limit + 1)?.fetch_all(&s.db).await?;
     let (rows, next) = super::keyset(rows, limit, cursor);
     Ok(Json(json!({ "items": rows, "next": next })))
+}
+
+/// `GET /orders.csv`: the same filters as `/orders` (no page), streamed.
+pub async fn orders_csv(
+    State(s): State<AppState>,
+    caller: Caller,
+    Params(q): Params<OrdersQuery>,
+) -> ApiResult<Response> {
+    caller.require(Permission::ReadOrders)?;
+    if q.limit.is_some() {
+        return Err(ApiError::invalid("limit: an export has no pages"));
+    }
+    let select = select_orders(q, i64::MAX)?;
+    Ok(export::rows("orders.csv", s.db, select))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod admins;
 mod audit;
 mod auth;
+mod campaigns;
 mod customers;
 
 use crate::app::AppState;
@@ -21,9 +22,36 @@ pub fn router(state: AppState) -> Router {
         .route("/admins", get(admins::list).post(admins::create))
         .route("/admins/{id}", patch(admins::update).delete(admins::remove))
         .route("/users", get(customers::users))
+        .route("/users.csv", get(customers::users_csv))
         .route("/users/{id}", get(customers::user))
         .route("/orders", get(customers::orders))
+        .route("/orders.csv", get(customers::orders_csv))
         .route("/audit", get(audit::list))
+        .route("/audit.csv", get(audit::export))
+        .route("/audiences/count", post(campaigns::count))
+        .route(
+            "/audiences/ids",
+            post(campaigns::upload_ids).layer(axum::extract::DefaultBodyLimit::max(
+                proto::audience_list::MAX_BYTES as usize,
+            )),
+        )
+        .route(
+            "/campaigns",
+            // A user_ids audience carries what an uploaded list held.
+            get(campaigns::list).post(campaigns::create).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    proto::audience_list::MAX_BYTES as usize + 64 * 1024,
+                ),
+            ),
+        )
+        .route("/campaigns/{id}", get(campaigns::get))
+        .route("/campaigns/{id}/events", get(campaigns::events))
+        .route(
+            "/campaigns/{id}/recipients.csv",
+            get(campaigns::recipients_csv),
+        )
+        .route("/campaigns/{id}/preview", post(campaigns::preview))
+        .route("/campaigns/{id}/{action}", post(campaigns::act))
         .fallback(|| async { crate::error::ApiError::not_found("no such endpoint") });
     Router::new().nest(PREFIX, api).with_state(state)
 }

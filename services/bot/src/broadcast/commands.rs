@@ -142,13 +142,23 @@ impl Dispatcher {
             }
         };
         let answer = match result {
-            Ok(_) => {
+            Ok(r) => {
                 tracing::info!(
                     campaign_id = id,
                     action,
                     admin = q.from.id,
                     "campaign control"
                 );
+                let status = r.into_inner().status;
+                let details = serde_json::json!({ "status": status, "from": "progress button" });
+                super::audit::record(
+                    &self.db,
+                    q.from.id,
+                    &format!("campaign.{action}"),
+                    id,
+                    details,
+                )
+                .await;
                 bt::progress_done(lang, action).to_string()
             }
             Err(st) => match trouble(&st) {

@@ -3,12 +3,13 @@
 //! the broadcast service checks content, counts the audience, parses times
 //! and owns the draft.
 
-use super::parse::{self, ListError};
+use super::parse;
 use super::state::{self, Compose, Segment, Step, When};
 use super::texts::{self as bt, cb};
 use super::{Trouble, trouble};
 use crate::dispatch::Dispatcher;
 use crate::texts::Lang;
+use proto::audience_list::{self, ListError};
 use proto::broadcast as pb;
 use runtime::ServiceError;
 use std::time::Duration;
@@ -21,8 +22,7 @@ pub const SCOPE: &str = "broadcast";
 pub const LIST_SCOPE: &str = "broadcast:list";
 /// A half-composed broadcast is forgotten after this long.
 const TTL: Duration = Duration::from_secs(3600);
-/// The largest id list accepted.
-pub const MAX_LIST_BYTES: u64 = 5 * 1024 * 1024;
+const MAX_LIST_BYTES: u64 = audience_list::MAX_BYTES;
 const MAX_LIST_MB: u64 = MAX_LIST_BYTES / (1024 * 1024);
 const MAX_DAYS: u32 = 3650;
 /// SendPreview attempts, and the pause between them (about Telegram's
@@ -340,7 +340,7 @@ impl Dispatcher {
                     .await;
             }
         };
-        let list = match parse::parse_id_list(&bytes) {
+        let list = match audience_list::parse_id_list(&bytes) {
             Ok(l) => l,
             Err(e @ (ListError::NotText | ListError::NoIds | ListError::BadLines { .. })) => {
                 return self.send(chat, &bt::bad_list(lang, &e), &html).await;
@@ -679,6 +679,13 @@ impl Dispatcher {
                 self.cache.session_clear(SCOPE, admin).await?;
                 self.cache.session_clear(LIST_SCOPE, admin).await?;
                 tracing::info!(campaign_id = id, admin, status = %campaign.status, "broadcast confirmed");
+                let details = serde_json::json!({
+                    "status": campaign.status,
+                    "recipients": campaign.progress.as_ref().map_or(0, |p| p.recipients),
+                    "title": campaign.title,
+                    "from": "/broadcast",
+                });
+                super::audit::record(&self.db, admin, "campaign.start", id, details).await;
                 self.replace_summary(chat, summary, &bt::started(lang, &campaign))
                     .await
             }

@@ -4,6 +4,7 @@
 //! The broadcast service owns campaigns; everything here goes through its
 //! gRPC API, and the dialog's state lives in a Redis session.
 
+mod audit;
 mod commands;
 mod dialog;
 pub mod entities;

@@ -1,9 +1,10 @@
 //! Everything the broadcast dialog and the admin commands say, in Russian
 //! and English, and the callback data of their buttons.
 
-use super::parse::{ButtonsError, ListError};
+use super::parse::ButtonsError;
 use super::state::{Segment, When};
 use crate::texts::{Lang, html_escape};
+use proto::audience_list::ListError;
 use proto::broadcast as pb;
 use telegram::{InlineKeyboardButton, InlineKeyboardMarkup};
 

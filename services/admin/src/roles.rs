@@ -35,9 +35,14 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner => true,
-            Role::Marketing => matches!(p, ReadCustomers | ReadCampaigns | ManageCampaigns),
-            Role::Support => matches!(p, ReadCustomers | ReadOrders),
-            Role::Readonly => matches!(p, ReadCustomers | ReadOrders | ReadCampaigns),
+            Role::Marketing => {
+                matches!(
+                    p,
+                    ReadKpis | ReadCustomers | ReadCampaigns | ManageCampaigns
+                )
+            }
+            Role::Support => matches!(p, ReadKpis | ReadCustomers | ReadOrders),
+            Role::Readonly => matches!(p, ReadKpis | ReadCustomers | ReadOrders | ReadCampaigns),
         }
     }
 }
@@ -64,6 +69,8 @@ impl FromStr for Role {
 /// a valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
+    /// The dashboard's figures (`/kpis`).
+    ReadKpis,
     /// Users, their balances and ledgers.
     ReadCustomers,
     /// Orders and their Heleket statuses.

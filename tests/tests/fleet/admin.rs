@@ -305,6 +305,7 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
         (Method::GET, "/users/501".into(), None, ALL, S::OK),
         (Method::GET, "/orders".into(), None, ORDERS, S::OK),
         (Method::GET, "/orders.csv".into(), None, ORDERS, S::OK),
+        (Method::GET, "/kpis".into(), None, ALL, S::OK),
         (Method::GET, "/audit".into(), None, &["owner"], S::OK),
         (Method::GET, "/audit.csv".into(), None, &["owner"], S::OK),
         (

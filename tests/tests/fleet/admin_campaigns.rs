@@ -1,7 +1,7 @@
-//! Campaigns and exports through the admin API (nginx → admin → broadcast →
-//! the sandbox's Telegram, with its flood limits on): what an operator
-//! starts and watches in the console reaches each recipient once, and the
-//! CSV export says exactly what Telegram recorded.
+//! Campaigns, exports and KPIs through the admin API (nginx → admin →
+//! broadcast → the sandbox's Telegram, with its flood limits on): what an
+//! operator starts and watches reaches each recipient once, the CSV export
+//! says exactly what Telegram recorded, and the dashboard's figures add up.
 
 use crate::admin::{Admin, OWNER, OWNER_PW};
 use reqwest::{Method, StatusCode};
@@ -372,5 +372,134 @@ async fn users_and_orders_export_as_csv_with_the_lists_filters() {
         audit.iter().any(|r| r["action"] == "auth.login"),
         "{audit:?}"
     );
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn kpis_count_users_activity_sales_packs_and_what_followed_a_campaign() {
+    let a = Admin::start().await;
+    let owner = a.token(OWNER, OWNER_PW).await;
+    // Three users joined two days ago, two today; one of the old ones came back today.
+    sqlx::query(
+        "INSERT INTO users (id, first_name, created_at, last_seen_at)
+         SELECT id, 'U', now() - interval '2 days', now() - interval '2 days'
+         FROM generate_series(1, 3) AS id",
+    )
+    .execute(&a.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO users (id, first_name) VALUES (4, 'U'), (5, 'U')")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET last_seen_at = now() WHERE id = 1")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    // A campaign to everyone, through the API.
+    let (st, draft) = a
+        .call(
+            Method::POST,
+            "/campaigns",
+            Some(&owner),
+            Some(json!({"title": "Promo", "content": {"text": "Sale!"}, "audience": {"segment": "all"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{draft}");
+    let id = draft["id"].as_str().unwrap().to_string();
+    let (st, _) = a
+        .call(
+            Method::POST,
+            &format!("/campaigns/{id}/start"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let events = watch(&a, &owner, &id).await;
+    assert_eq!(events.last().unwrap()["progress"]["sent"], 5);
+    // User 2 bought before the campaign, user 4 after it; user 5's order is unpaid.
+    sqlx::query(
+        "INSERT INTO orders (id, user_id, chat_id, stars, amount, currency, status, created_at, credited_at) VALUES
+         (gen_random_uuid(), 2, 2, 100, 1.50, 'USDT', 'paid', now() - interval '2 days', now() - interval '2 days'),
+         (gen_random_uuid(), 4, 4, 500, 7.50, 'USDT', 'paid', now(), now()),
+         (gen_random_uuid(), 5, 5, 500, 7.50, 'USDT', 'pending', now(), NULL)",
+    )
+    .execute(&a.pool)
+    .await
+    .unwrap();
+
+    let today: String = sqlx::query_scalar("SELECT ((now() AT TIME ZONE 'UTC')::date)::text")
+        .fetch_one(&a.pool)
+        .await
+        .unwrap();
+    let two_days_ago: String =
+        sqlx::query_scalar("SELECT ((now() AT TIME ZONE 'UTC')::date - 2)::text")
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    let (st, k) = a
+        .call(
+            Method::GET,
+            &format!("/kpis?from={two_days_ago}&to={today}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{k}");
+    let days = k["days"].as_array().unwrap();
+    assert_eq!(days.len(), 3, "every day listed, the empty one too: {k}");
+    let day = |i: usize, f: &str| days[i][f].clone();
+    assert_eq!(
+        (
+            day(0, "new_users"),
+            day(0, "active_users"),
+            day(0, "purchases")
+        ),
+        (json!(3), json!(3), json!(1))
+    );
+    assert_eq!(day(0, "revenue"), json!({"USDT": "1.5"}));
+    assert_eq!(
+        (day(1, "new_users"), day(1, "purchases")),
+        (json!(0), json!(0))
+    );
+    assert_eq!(
+        (
+            day(2, "new_users"),
+            day(2, "active_users"),
+            day(2, "purchases")
+        ),
+        (json!(2), json!(3), json!(1))
+    );
+    assert_eq!(k["totals"]["revenue"], json!({"USDT": "9"}));
+    assert_eq!(k["conversion"]["started"], 5);
+    assert_eq!(k["conversion"]["bought"], 2);
+    assert_eq!(k["conversion"]["rate"], 0.4);
+    assert_eq!(
+        k["packs"],
+        json!([{"stars": 100, "orders": 1}, {"stars": 500, "orders": 1}])
+    );
+    let c = &k["campaigns"][0];
+    assert_eq!(
+        (c["id"].as_str(), c["sent"].as_i64()),
+        (Some(id.as_str()), Some(5))
+    );
+    assert_eq!(
+        c["purchases_24h"], 1,
+        "only the purchase after the message counts"
+    );
+    assert_eq!(c["revenue_24h"], json!({"USDT": "7.5"}));
+
+    for bad in [
+        "from=yesterday",
+        "from=2026-12-05&to=2026-12-01",
+        "from=2020-01-01&to=2026-01-01",
+        "days=3",
+    ] {
+        let (st, reply) = a
+            .call(Method::GET, &format!("/kpis?{bad}"), Some(&owner), None)
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {reply}");
+    }
     a.stop().await;
 }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod campaigns;
 mod customers;
+mod kpis;
 
 use crate::app::AppState;
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}", get(customers::user))
         .route("/orders", get(customers::orders))
         .route("/orders.csv", get(customers::orders_csv))
+        .route("/kpis", get(kpis::kpis))
         .route("/audit", get(audit::list))
         .route("/audit.csv", get(audit::export))
         .route("/audiences/count", post(campaigns::count))

@@ -82,7 +82,8 @@ impl App {
             }
         });
         tracing::info!(port = self.port(), "admin API listening");
-        let app = crate::routes::router(self.state)
+        let app = crate::routes::router(self.state.clone())
+            .merge(crate::console::router(self.state))
             .route("/health", health)
             .merge(runtime::health::live_router())
             .merge(runtime::metrics::router())

@@ -111,6 +111,8 @@ pub fn issue_access(state: &AppState, admin_id: i64, session: Uuid) -> anyhow::R
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Keys the console's CSRF tokens (the same secret, another purpose).
+    csrf: Vec<u8>,
 }
 
 impl Keys {
@@ -118,7 +120,59 @@ impl Keys {
         Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            csrf: secret.to_vec(),
         }
+    }
+
+    /// The console's CSRF token for a session: HMAC-SHA256 of its id. A page
+    /// carries it; a cross-site form cannot read it, so it cannot send it.
+    pub fn csrf_token(&self, session: Uuid) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.csrf).expect("any key length");
+        mac.update(b"console-csrf:");
+        mac.update(session.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// The console's session cookie: the session's secret (its digest is stored,
+/// as for refresh tokens). HttpOnly (no script reads it), Secure, SameSite=Strict
+/// (no other site's page sends it), and only under `/admin`.
+pub const SESSION_COOKIE: &str = "starshop_admin";
+/// Where the console's pages send their CSRF token with every change.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A console request that changes something must carry the session's CSRF
+/// token in [`CSRF_HEADER`]; reading needs none.
+fn check_csrf(parts: &Parts, state: &AppState, session: Uuid) -> ApiResult<()> {
+    use subtle::ConstantTimeEq;
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let expected = state.keys.csrf_token(session);
+    if bool::from(sent.ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "missing or wrong CSRF token (the console sends it from the page)",
+        ))
     }
 }
 
@@ -172,13 +226,29 @@ impl FromRequestParts<AppState> for Address {
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
+    /// A bearer access token (API clients), or else the console's session
+    /// cookie with its CSRF token on every change.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(ApiError::unauthorized)?;
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = bearer else {
+            let secret = cookie(parts, SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
+            let (session, admin_id, login, role) =
+                crate::store::cookie_session(&state.db, &digest(secret))
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?;
+            check_csrf(parts, state, session)?;
+            return Ok(Caller {
+                admin_id,
+                login,
+                role,
+                session,
+                address: client_address(parts, state),
+            });
+        };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -221,6 +291,19 @@ mod tests {
         assert!(check_login_name("alice@example.com").is_ok());
         assert!(check_login_name("a b").is_err());
         assert!(check_login_name("ab").is_err());
+    }
+
+    #[test]
+    fn csrf_tokens_are_per_session_and_per_key() {
+        let (k1, k2) = (
+            Keys::new(b"one key of 32 bytes or more......"),
+            Keys::new(b"another key of 32 bytes or more.."),
+        );
+        let (s1, s2) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(k1.csrf_token(s1), k1.csrf_token(s1));
+        assert_eq!(k1.csrf_token(s1).len(), 64);
+        assert_ne!(k1.csrf_token(s1), k1.csrf_token(s2));
+        assert_ne!(k1.csrf_token(s1), k2.csrf_token(s1));
     }
 
     #[test]

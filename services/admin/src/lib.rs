@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod config;
+mod console;
 mod error;
 mod export;
 pub mod roles;

@@ -215,6 +215,24 @@ pub async fn live_session(
     row.map(|(login, r)| Ok((login, role(&r)?))).transpose()
 }
 
+/// The live session a console cookie (a session secret, stored as its
+/// digest like a refresh token) belongs to: (session, admin id, login, role).
+pub async fn cookie_session(
+    db: &PgPool,
+    digest: &[u8],
+) -> sqlx::Result<Option<(Uuid, i64, String, Role)>> {
+    let row: Option<(Uuid, i64, String, String)> = sqlx::query_as(
+        "SELECT s.id, a.id, a.login, a.role FROM admin_sessions s JOIN admins a ON a.id = s.admin_id
+         WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL
+           AND s.expires_at > now() AND a.removed_at IS NULL",
+    )
+    .bind(digest)
+    .fetch_optional(db)
+    .await?;
+    row.map(|(session, id, login, r)| Ok((session, id, login, role(&r)?)))
+        .transpose()
+}
+
 #[derive(Debug, Serialize)]
 pub struct AdminView {
     pub id: i64,

@@ -106,6 +106,11 @@ impl Admin {
         format!("{}/admin/api/v1{path}", self.nginx.http_url())
     }
 
+    /// nginx's plain-HTTP base URL (the console lives under `/admin/`).
+    pub fn base(&self) -> String {
+        self.nginx.http_url()
+    }
+
     pub async fn call(
         &self,
         method: Method,

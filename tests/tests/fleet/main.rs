@@ -6,6 +6,7 @@ mod harness;
 
 mod admin;
 mod admin_campaigns;
+mod admin_console;
 mod broadcast;
 mod broadcast_bot;
 mod compose;

@@ -45,13 +45,39 @@ fn tokens(
 }
 
 /// `POST /auth/login`: a wrong login and a wrong password get the same 401.
-/// Limited per client address (Redis) and per account (a lockout after
-/// `ADMIN_LOGIN_MAX_FAILURES` failures), each attempt audited.
 pub async fn login(
     State(s): State<AppState>,
     Address(ip): Address,
     Body(req): Body<Login>,
 ) -> ApiResult<Json<Tokens>> {
+    let ok = sign_in(&s, ip, &req.login, req.password).await?;
+    Ok(Json(tokens(
+        &s,
+        ok.admin_id,
+        ok.role,
+        ok.session,
+        ok.secret,
+    )?))
+}
+
+/// A successful sign-in: a new session and its secret (the API's first
+/// refresh token, or the console's cookie).
+pub struct SignedIn {
+    pub admin_id: i64,
+    pub role: crate::roles::Role,
+    pub session: uuid::Uuid,
+    pub secret: String,
+}
+
+/// Checks a password and opens a session. Limited per client address
+/// (Redis) and per account (a lockout after `ADMIN_LOGIN_MAX_FAILURES`
+/// failures), each attempt audited. The API and the console both sign in here.
+pub async fn sign_in(
+    s: &AppState,
+    ip: IpAddr,
+    login: &str,
+    password: String,
+) -> ApiResult<SignedIn> {
     let per_ip = s
         .cache
         .rate_limit(
@@ -68,37 +94,36 @@ pub async fn login(
             per_ip.retry_after,
         ));
     }
-    let found = store::credentials(&s.db, &req.login).await?;
+    let found = store::credentials(&s.db, login).await?;
     let now = time::OffsetDateTime::now_utc();
     if let Some(c) = &found
         && let Some(until) = c.locked_until
         && until > now
     {
-        note(&s, &req.login, "auth.login_locked", ip).await?;
+        note(s, login, "auth.login_locked", ip).await?;
         return Err(locked(until - now));
     }
     // Verified on a blocking thread: argon2 takes tens of milliseconds of CPU.
     let hash = found.as_ref().map(|c| c.password_hash.clone());
-    let password = req.password;
     let ok = tokio::task::spawn_blocking(move || a::verify_password(hash.as_deref(), &password))
         .await
         .map_err(|e| anyhow::anyhow!("password check: {e}"))?;
     let Some(c) = found else {
-        note(&s, &req.login, "auth.login_failed", ip).await?;
+        note(s, login, "auth.login_failed", ip).await?;
         return Err(ApiError::unauthorized());
     };
     if !ok {
         let locked_until =
             store::record_failure(&s.db, c.id, s.cfg.auth.max_failures, s.cfg.auth.lockout).await?;
         if let Some(until) = locked_until {
-            note(&s, &req.login, "auth.locked", ip).await?;
+            note(s, login, "auth.locked", ip).await?;
             return Err(locked(until - now));
         }
-        note(&s, &req.login, "auth.login_failed", ip).await?;
+        note(s, login, "auth.login_failed", ip).await?;
         return Err(ApiError::unauthorized());
     }
     store::reset_failures(&s.db, c.id).await?;
-    let (refresh, digest) = a::new_refresh_token();
+    let (secret, digest) = a::new_refresh_token();
     let session = store::create_session(
         &s.db,
         c.id,
@@ -118,7 +143,12 @@ pub async fn login(
         },
     )
     .await?;
-    Ok(Json(tokens(&s, c.id, c.role, session, refresh)?))
+    Ok(SignedIn {
+        admin_id: c.id,
+        role: c.role,
+        session,
+        secret,
+    })
 }
 
 fn locked(left: time::Duration) -> ApiError {
@@ -195,6 +225,12 @@ pub async fn refresh(
 /// `POST /auth/logout`: the session ends; its access and refresh tokens are
 /// refused from now on.
 pub async fn logout(State(s): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    sign_out(&s, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the caller's session (API or console), audited.
+pub async fn sign_out(s: &AppState, caller: &Caller) -> ApiResult<()> {
     store::revoke_session(&s.db, caller.session).await?;
     audit::append(
         &s.db,
@@ -207,7 +243,7 @@ pub async fn logout(State(s): State<AppState>, caller: Caller) -> ApiResult<Stat
         },
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// `GET /me`: who the token belongs to.

@@ -198,7 +198,7 @@ pub struct OrdersQuery {
     limit: Option<i64>,
 }
 
-const STATUSES: &[&str] = &[
+pub const STATUSES: &[&str] = &[
     "new",
     "pending",
     "failed",

@@ -2,11 +2,11 @@
 //! (checked in the handler with `Caller::require`).
 
 pub mod admins;
-mod audit;
-mod auth;
-mod campaigns;
-mod customers;
-mod kpis;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod campaigns;
+pub(crate) mod customers;
+pub(crate) mod kpis;
 
 use crate::app::AppState;
 use axum::Router;

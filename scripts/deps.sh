@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the tests and the sandbox demo need, and only what is missing.
 #
-#   scripts/deps.sh
+#   scripts/deps.sh            what the fleet and the demo need
+#   scripts/deps.sh --tests    and what only the tests need (Chromium + ChromeDriver for
+#                              the console's browser test)
 #
 # Debian packages: PostgreSQL server binaries, redis-server, nginx, openssl, curl,
 # ca-certificates (and build-essential if there is no C compiler); and the Rust toolchain
@@ -36,6 +38,10 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 command -v cc >/dev/null || missing+=(build-essential)
+if [[ ${1:-} == --tests ]]; then
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+fi
 
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ $EUID -ne 0 && ${#SUDO[@]} -eq 0 ]]; then

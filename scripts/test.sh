@@ -42,7 +42,7 @@ step() { # step NAME COMMAND...: run, time and record the outcome of one check
     return 0
 }
 
-"$REPO_ROOT/scripts/deps.sh"
+"$REPO_ROOT/scripts/deps.sh" --tests
 
 cleanup() {
     "$REPO_ROOT/scripts/infra.sh" down >/dev/null 2>&1 || true

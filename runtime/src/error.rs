@@ -64,7 +64,20 @@ impl ServiceError {
     /// Classifies a gRPC failure from a peer service, so the gateway answers
     /// with the same meaning it received (unavailable stays retryable).
     pub fn from_status(status: &tonic::Status) -> ServiceError {
-        let msg = status.message().to_string();
+        // A peer built its message with the same Display ("invalid input: …");
+        // without the kind, so this side's Display does not say it twice.
+        let msg = status.message();
+        let msg = [
+            "invalid input: ",
+            "forbidden: ",
+            "not found: ",
+            "conflict: ",
+            "unavailable: ",
+        ]
+        .iter()
+        .find_map(|kind| msg.strip_prefix(kind))
+        .unwrap_or(msg)
+        .to_string();
         match status.code() {
             Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
                 ServiceError::InvalidInput(msg)
@@ -148,6 +161,15 @@ mod tests {
         assert_eq!(e.grpc_code(), Code::Unavailable);
         let back = ServiceError::from_status(&tonic::Status::unavailable("x"));
         assert!(matches!(back, ServiceError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_peers_refusal_reads_once_not_twice() {
+        let peer: tonic::Status = ServiceError::InvalidInput("text: bad tag".into()).into();
+        let here = ServiceError::from_status(&peer);
+        assert_eq!(here.to_string(), "invalid input: text: bad tag");
+        let gone = ServiceError::from_status(&tonic::Status::not_found("not found: campaign x"));
+        assert_eq!(gone.to_string(), "not found: campaign x");
     }
 
     #[test]

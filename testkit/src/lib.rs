@@ -4,6 +4,7 @@
 //! test gets a fresh database; Redis trios and nginx are spawned per test
 //! because tests stop and restart them.
 
+pub mod browser;
 pub mod nginx;
 pub mod pg_server;
 pub mod ports;

@@ -197,6 +197,14 @@ impl Admin {
         self.token(&login, &pw).await
     }
 
+    /// How many campaigns are stored.
+    pub async fn campaigns(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM campaigns")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn audit_actions(&self) -> Vec<String> {
         sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
             .fetch_all(&self.pool)

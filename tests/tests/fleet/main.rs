@@ -5,6 +5,7 @@ mod hardening;
 mod harness;
 
 mod admin;
+mod admin_browser;
 mod admin_campaigns;
 mod admin_console;
 mod broadcast;

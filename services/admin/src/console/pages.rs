@@ -91,18 +91,31 @@ pub struct LoginForm {
     password: String,
 }
 
-/// A form posted from another site is refused: its Origin is not ours.
+/// A form posted from another site is refused: its Origin names another
+/// host. Ports are not compared: nginx passes `Host` without one.
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    let hostname = |h: &str| -> String {
+        let h = h.trim();
+        match h.strip_prefix('[') {
+            Some(v6) => v6
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            None => h.split(':').next().unwrap_or_default().to_ascii_lowercase(),
+        }
+    };
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .map(hostname)
         .unwrap_or_default();
     origin
         .split_once("://")
-        .is_some_and(|(_, rest)| rest == host)
+        .is_some_and(|(_, rest)| !host.is_empty() && hostname(rest) == host)
 }
 
 pub async fn login(
@@ -635,6 +648,16 @@ mod tests {
         assert!(same_origin(&h), "no Origin: a plain form post");
         h.insert(header::ORIGIN, "https://shop.example:8443".parse().unwrap());
         assert!(same_origin(&h));
+        // nginx's $host has no port.
+        h.insert(header::HOST, "shop.example".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_origin(&h), "an opaque origin is another site");
+        h.insert(
+            header::ORIGIN,
+            "https://shop.example.evil.example".parse().unwrap(),
+        );
+        assert!(!same_origin(&h));
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(!same_origin(&h));
     }

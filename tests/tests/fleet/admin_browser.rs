@@ -1,0 +1,141 @@
+//! The console in a real browser (headless Chromium on a phone-sized
+//! screen): sign in through the form, compose a campaign with the live
+//! preview, count its audience, create it, start it and watch the progress
+//! arrive by server-sent events until every subscriber has it. This is the
+//! test of `static/console.js`; `admin_console.rs` covers the server side.
+
+use crate::admin::{Admin, OWNER, OWNER_PW};
+use std::time::Duration;
+use testkit::browser::Browser;
+
+#[tokio::test]
+async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign() {
+    let a = Admin::start().await;
+    sqlx::query(
+        "INSERT INTO users (id, first_name, language_code)
+         SELECT id, 'User' || id, 'en' FROM generate_series(3001, 3030) AS id",
+    )
+    .execute(&a.pool)
+    .await
+    .unwrap();
+    let b = Browser::start(390, 844).await.expect("headless chromium");
+    let base = a.base();
+    let wait = Duration::from_secs(20);
+
+    b.goto(&format!("{base}/admin/")).await.unwrap();
+    assert!(
+        b.url().await.unwrap().ends_with("/admin/login"),
+        "signed out → the form"
+    );
+    b.type_into("input[name=login]", OWNER).await.unwrap();
+    b.type_into("input[name=password]", OWNER_PW).await.unwrap();
+    b.click("form button[type=submit]").await.unwrap();
+    b.wait_for("return location.pathname === '/admin/'", wait)
+        .await
+        .expect("signed in, on the dashboard");
+    assert_eq!(b.text("h1").await.unwrap(), "Dashboard");
+    let fits = b
+        .eval("return document.documentElement.scrollWidth <= window.innerWidth")
+        .await
+        .unwrap();
+    assert_eq!(fits, true, "the dashboard fits a phone's width");
+
+    b.goto(&format!("{base}/admin/campaigns/new"))
+        .await
+        .unwrap();
+    b.type_into("input[name=title]", "Phone sale")
+        .await
+        .unwrap();
+    let html = "<b>Big</b> sale, {first_name}! <img src=x onerror=\"window.pwned=1\">";
+    b.type_into("textarea[name=text]", html).await.unwrap();
+    b.type_into("textarea[name=buttons]", "Shop - https://example.com/shop")
+        .await
+        .unwrap();
+    // The preview renders Telegram's tags and nothing else.
+    b.wait_for(
+        "const p = document.getElementById('preview');
+         return p.querySelector('b')?.textContent === 'Big' && p.textContent.includes('sale, Ann!')",
+        wait,
+    )
+    .await
+    .expect("a live preview");
+    let unsafe_bits = b
+        .eval(
+            "const p = document.getElementById('preview');
+             return [p.querySelectorAll('img').length, window.pwned === undefined, p.querySelector('.tg-button')?.textContent]",
+        )
+        .await
+        .unwrap();
+    assert_eq!(unsafe_bits, serde_json::json!([0, true, "Shop"]));
+    b.click("#count").await.unwrap();
+    b.wait_for(
+        "return document.getElementById('recipients').textContent === '30 recipients'",
+        wait,
+    )
+    .await
+    .expect("the audience counted");
+    // Telegram would refuse the <img>: the service says so before anything is stored.
+    b.click("#compose button[type=submit]").await.unwrap();
+    b.wait_for(
+        "const p = document.getElementById('problem'); return !p.hidden && p.textContent.includes('<img>')",
+        wait,
+    )
+    .await
+    .expect("the refusal, with its reason, on the page");
+    assert_eq!(a.campaigns().await, 0, "a refused campaign is not stored");
+    b.clear("textarea[name=text]").await.unwrap();
+    b.type_into("textarea[name=text]", "<b>Big</b> sale, {first_name}!")
+        .await
+        .unwrap();
+    b.click("#compose button[type=submit]").await.unwrap();
+    let created = b
+        .wait_for(
+            "return /^\\/admin\\/campaigns\\/[0-9a-f-]{36}$/.test(location.pathname)",
+            wait,
+        )
+        .await;
+    if let Err(e) = created {
+        let problem = b.text("#problem").await.unwrap_or_default();
+        panic!("the draft's page: {e}; the page says {problem:?}");
+    }
+    assert_eq!(b.text("[data-field=status]").await.unwrap(), "draft");
+    assert!(
+        a.tg.calls_to("sendMessage").is_empty(),
+        "a draft sends nothing"
+    );
+
+    b.click("button[data-action=start]").await.unwrap();
+    b.wait_for(
+        "return document.querySelector('[data-field=status]').textContent === 'done'
+             && document.querySelector('[data-field=sent]').textContent === '30'",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the progress followed live to the end");
+    let bar = b
+        .eval("const p = document.querySelector('progress'); return [p.value, p.max]")
+        .await
+        .unwrap();
+    assert_eq!(bar, serde_json::json!([30, 30]));
+    for user in 3001..=3030 {
+        let got = a.tg.messages_to(user);
+        assert_eq!(got.len(), 1, "user {user} got it once");
+        let text = got[0].params["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("<b>Big</b> sale, User{user}!")),
+            "{text}"
+        );
+    }
+
+    b.click("#sign-out").await.unwrap();
+    b.wait_for("return location.pathname === '/admin/login'", wait)
+        .await
+        .expect("signed out");
+    b.goto(&format!("{base}/admin/")).await.unwrap();
+    assert!(
+        b.url().await.unwrap().ends_with("/admin/login"),
+        "the session is over"
+    );
+    b.quit().await;
+    a.stop().await;
+}

@@ -3,6 +3,7 @@
 use crate::auth::Keys;
 use crate::config::Config;
 use proto::broadcast::broadcast_client::BroadcastClient;
+use proto::payments::payments_client::PaymentsClient;
 use runtime::grpc::TracedChannel;
 use runtime::health::Report;
 use runtime::service::CancellationToken;
@@ -28,6 +29,7 @@ pub struct AppState {
     /// For `WatchCampaign` only: a stream lives as long as its campaign runs,
     /// so it gets no per-call deadline.
     pub watch: BroadcastClient<TracedChannel>,
+    pub payments: PaymentsClient<TracedChannel>,
 }
 
 pub struct App {
@@ -52,6 +54,7 @@ impl App {
         let keys = Arc::new(Keys::new(config.auth.jwt_secret.expose_secret().as_bytes()));
         let broadcast = runtime::grpc::channel(&config.broadcast_url, config.broadcast_timeout)?;
         let watch = runtime::grpc::channel(&config.broadcast_url, WATCH_LIMIT)?;
+        let payments = runtime::grpc::channel(&config.payments_url, config.broadcast_timeout)?;
         Ok(App {
             listener,
             state: AppState {
@@ -61,6 +64,7 @@ impl App {
                 keys,
                 broadcast: BroadcastClient::new(broadcast),
                 watch: BroadcastClient::new(watch),
+                payments: PaymentsClient::new(payments),
             },
         })
     }

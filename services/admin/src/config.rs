@@ -20,6 +20,8 @@ pub struct Config {
     pub first_owner: Option<(String, SecretString)>,
     /// `BROADCAST_GRPC_URL` (http://broadcast:50053): campaigns are the broadcast service's.
     pub broadcast_url: String,
+    /// `PAYMENTS_GRPC_URL` (http://payments:50052): support resends pay links through it.
+    pub payments_url: String,
     /// One broadcast call; shorter than nginx's read timeout, so the API answers
     /// before nginx gives up (starting a million-recipient campaign takes ~10 s).
     pub broadcast_timeout: Duration,
@@ -114,6 +116,11 @@ impl Config {
                 "http://broadcast:50053",
             )?,
             broadcast_timeout: common.deadlines.update_budget,
+            payments_url: runtime::config::grpc_url(
+                env,
+                "PAYMENTS_GRPC_URL",
+                "http://payments:50052",
+            )?,
             common,
         })
     }

@@ -41,7 +41,7 @@ impl Role {
                     ReadKpis | ReadCustomers | ReadCampaigns | ManageCampaigns
                 )
             }
-            Role::Support => matches!(p, ReadKpis | ReadCustomers | ReadOrders),
+            Role::Support => matches!(p, ReadKpis | ReadCustomers | ReadOrders | SupportCustomers),
             Role::Readonly => matches!(p, ReadKpis | ReadCustomers | ReadOrders | ReadCampaigns),
         }
     }
@@ -75,6 +75,8 @@ pub enum Permission {
     ReadCustomers,
     /// Orders and their Heleket statuses.
     ReadOrders,
+    /// Add notes to a customer; resend an open order's payment link.
+    SupportCustomers,
     /// List, invite, change and remove admins.
     ManageAdmins,
     /// The audit log.

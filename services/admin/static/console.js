@@ -206,6 +206,24 @@
     follow();
   }
 
+  // ---- a customer: notes, payment links ----
+  const noteForm = document.getElementById("note-form");
+  if (noteForm) {
+    noteForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const r = await api("POST", "/users/" + noteForm.dataset.user + "/notes", { text: noteForm.elements.text.value });
+      if (!r.ok) { failed(r); return; }
+      location.reload();
+    });
+  }
+  for (const b of document.querySelectorAll("[data-resend]")) {
+    b.addEventListener("click", async () => {
+      const r = await api("POST", "/orders/" + b.dataset.resend + "/resend-link");
+      if (!r.ok) { failed(r); return; }
+      problem("The payment link was sent to the customer.");
+    });
+  }
+
   // ---- admins ----
   for (const b of document.querySelectorAll("[data-admin-action]")) {
     b.addEventListener("click", async () => {

@@ -10,7 +10,7 @@ use proto::payments::payments_server::{Payments as PaymentsRpc, PaymentsServer};
 use proto::payments::{
     BalanceReply, BalanceRequest, CallbackReply, CallbackRequest, CheckOrderRequest,
     CreateOrderRequest, ListOrdersReply, ListOrdersRequest, Order as OrderMsg, PaymentHealthReply,
-    PaymentHealthRequest, Price, QuoteReply, QuoteRequest,
+    PaymentHealthRequest, Price, QuoteReply, QuoteRequest, ResendPaymentLinkRequest,
 };
 use runtime::ServiceError;
 use runtime::health::{Component, Report};
@@ -229,6 +229,16 @@ impl PaymentsRpc for PaymentsService {
         let r = req.into_inner();
         let p = self.p.clone();
         let o = detached(async move { p.check_order(&r.order_id, r.user_id).await }).await?;
+        Ok(Response::new(order_msg(&o)))
+    }
+
+    async fn resend_payment_link(
+        &self,
+        req: Request<ResendPaymentLinkRequest>,
+    ) -> Result<Response<OrderMsg>, Status> {
+        let id = req.into_inner().order_id;
+        let p = self.p.clone();
+        let o = detached(async move { p.resend_payment_link(&id).await }).await?;
         Ok(Response::new(order_msg(&o)))
     }
 

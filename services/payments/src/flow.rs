@@ -208,6 +208,39 @@ impl Payments {
         self.sync(&order).await
     }
 
+    /// Support's "resend the pay link": only an open order whose invoice
+    /// has a link and has not expired; the buyer gets it in their language.
+    pub async fn resend_payment_link(&self, order_id: &str) -> Result<Order, ServiceError> {
+        let id = parse_order_id(order_id)?;
+        let order = orders::get(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("order {order_id}")))?;
+        if !matches!(order.status.as_str(), "new" | "pending") {
+            return Err(ServiceError::Conflict(format!(
+                "order {order_id} is {}: only an open order's link can be sent",
+                order.status
+            )));
+        }
+        let Some(url) = order.pay_url.clone().filter(|u| !u.is_empty()) else {
+            return Err(ServiceError::Conflict(format!(
+                "order {order_id} has no invoice yet"
+            )));
+        };
+        if order
+            .expires_at
+            .is_some_and(|at| at <= time::OffsetDateTime::now_utc())
+        {
+            return Err(ServiceError::Conflict(format!(
+                "the invoice of order {order_id} has expired; the customer can start a new order"
+            )));
+        }
+        self.notifier
+            .pay_link(&order, &url)
+            .await
+            .map_err(|e| ServiceError::Unavailable(format!("telegram: {e}")))?;
+        Ok(order)
+    }
+
     /// Asks Heleket for the order's invoice and applies what it says.
     pub async fn sync(&self, order: &Order) -> Result<Order, ServiceError> {
         let inv = match &order.heleket_uuid {

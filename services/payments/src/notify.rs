@@ -120,6 +120,41 @@ impl Notifier {
         .await;
     }
 
+    /// The order's payment link again, with the pay button (support asked).
+    /// Unlike the other notices, a failure is the caller's to report.
+    pub async fn pay_link(&self, o: &Order, url: &str) -> Result<(), telegram::TgError> {
+        let (text, button) = match o.language.as_str() {
+            "ru" => (
+                format!(
+                    "💳 Ссылка на оплату заказа {}: {} ⭐ за {} {}.",
+                    short(o),
+                    o.stars,
+                    o.amount_text(),
+                    o.currency
+                ),
+                "💳 Оплатить через Heleket",
+            ),
+            _ => (
+                format!(
+                    "💳 Here is the payment link for order {}: {} ⭐ for {} {}.",
+                    short(o),
+                    o.stars,
+                    o.amount_text(),
+                    o.currency
+                ),
+                "💳 Pay with Heleket",
+            ),
+        };
+        let keyboard = telegram::InlineKeyboardMarkup {
+            inline_keyboard: vec![vec![telegram::InlineKeyboardButton::link(button, url)]],
+        };
+        let opts = SendOptions::default().with_keyboard(keyboard);
+        self.tg
+            .send_message_patiently(o.chat_id, &text, &opts, PATIENCE)
+            .await
+            .map(drop)
+    }
+
     pub async fn to_admins(&self, text: &str) {
         for &admin in &self.admins {
             if let Err(e) = self

@@ -11,7 +11,8 @@ use testkit::nginx::{Nginx, NginxOptions};
 use testkit::postgres::TestDb;
 use testkit::redis::RedisTrio;
 
-use crate::harness::{Running, TOKEN};
+use crate::harness::{API_KEY, MERCHANT, Running, TOKEN};
+use sandbox::heleket::{FakeHeleket, HeleketOptions};
 use sandbox::telegram::{FakeTelegram, TelegramOptions};
 
 pub const OWNER: &str = "owner@shop";
@@ -26,8 +27,10 @@ pub struct Admin {
     nginx: Nginx,
     http: reqwest::Client,
     pub tg: FakeTelegram,
+    _heleket: FakeHeleket,
     service: Option<Running>,
     broadcast: Option<Running>,
+    payments: Option<Running>,
 }
 
 impl Admin {
@@ -65,7 +68,28 @@ impl Admin {
         env.set("TELEGRAM_API_BASE", tg.base_url());
         env.set("BROADCAST_LISTEN", "127.0.0.1:0".to_string());
         env.set("BROADCAST_POLL_INTERVAL", "0.1".to_string());
+        let heleket = FakeHeleket::start(HeleketOptions {
+            merchant: MERCHANT.into(),
+            api_key: API_KEY.into(),
+            port: 0,
+        })
+        .await
+        .expect("fake heleket");
+        env.set("HELEKET_API_BASE", heleket.base_url());
+        env.set("MERCHANT_UUID", MERCHANT.to_string());
+        env.set("API_KEY", API_KEY.to_string());
+        env.set("PAYMENTS_LISTEN", "127.0.0.1:0".to_string());
+        env.set("RECONCILE_INTERVAL", "3600".to_string());
         tweak(&mut env);
+        let payments =
+            payments::App::build(payments::Config::from_env(&env).expect("payments config"))
+                .await
+                .expect("payments starts");
+        env.set(
+            "PAYMENTS_GRPC_URL",
+            format!("http://127.0.0.1:{}", payments.port()),
+        );
+        let payments = Running::spawn(|t| payments.run(t));
         let broadcast =
             broadcast::App::build(broadcast::Config::from_env(&env).expect("broadcast config"))
                 .await
@@ -97,8 +121,10 @@ impl Admin {
             nginx,
             http: reqwest::Client::new(),
             tg,
+            _heleket: heleket,
             service: Some(service),
             broadcast: Some(broadcast),
+            payments: Some(payments),
         }
     }
 
@@ -216,8 +242,11 @@ impl Admin {
         if let Some(s) = self.service.take() {
             s.stop().await;
         }
-        if let Some(b) = self.broadcast.take() {
-            b.stop().await;
+        for s in [self.broadcast.take(), self.payments.take()]
+            .into_iter()
+            .flatten()
+        {
+            s.stop().await;
         }
     }
 }
@@ -255,6 +284,13 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
         .execute(&a.pool)
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO orders (id, user_id, chat_id, stars, amount, currency, status, credited_at)
+         VALUES ('00000000-0000-4000-8000-000000000501', 501, 501, 100, 1.5, 'USDT', 'paid', now())",
+    )
+    .execute(&a.pool)
+    .await
+    .unwrap();
     // A victim for the owner's changes, re-created before each owner call.
     let (_, victim) = a
         .call(
@@ -292,6 +328,7 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
     const CAMPAIGNS_READ: &[&str] = &["owner", "marketing", "readonly"];
     const CAMPAIGNS_WRITE: &[&str] = &["owner", "marketing"];
     const ORDERS: &[&str] = &["owner", "support", "readonly"];
+    const SUPPORT: &[&str] = &["owner", "support"];
     use StatusCode as S;
     // (method, path, body, roles allowed, the allowed answer). Everyone signed in may read /me.
     let endpoints: Vec<Endpoint> = vec![
@@ -317,6 +354,21 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
         (Method::GET, "/users.csv".into(), None, ALL, S::OK),
         (Method::GET, "/users/501".into(), None, ALL, S::OK),
         (Method::GET, "/orders".into(), None, ORDERS, S::OK),
+        (
+            Method::POST,
+            "/users/501/notes".into(),
+            Some(json!({"text": "called about a refund ({role})"})),
+            SUPPORT,
+            S::CREATED,
+        ),
+        // The order is paid: allowed roles reach payments and hear why not.
+        (
+            Method::POST,
+            "/orders/00000000-0000-4000-8000-000000000501/resend-link".into(),
+            None,
+            SUPPORT,
+            S::CONFLICT,
+        ),
         (Method::GET, "/orders.csv".into(), None, ORDERS, S::OK),
         (Method::GET, "/kpis".into(), None, ALL, S::OK),
         (Method::GET, "/audit".into(), None, &["owner"], S::OK),
@@ -438,6 +490,8 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
         "the owner's first, then owner and marketing"
     );
     assert_eq!(count("campaign.preview"), 2);
+    assert_eq!(count("customer.note"), 2, "owner and support");
+    assert_eq!(count("order.resend_link"), 0, "the refusals wrote nothing");
     assert_eq!((count("campaign.cancel"), count("campaign.resume")), (1, 0));
     assert_eq!(
         a.tg.messages_to(501).len(),

@@ -8,6 +8,7 @@ mod admin;
 mod admin_browser;
 mod admin_campaigns;
 mod admin_console;
+mod admin_support;
 mod broadcast;
 mod broadcast_bot;
 mod compose;

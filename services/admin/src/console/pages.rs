@@ -477,10 +477,43 @@ pub async fn customer(
         "<tr><th>Balance</th><td><strong>{} ★</strong></td></tr></table></div>",
         cell(&v["balance"])
     );
+    let support = caller.role.may(Permission::SupportCustomers);
     body.push_str("<h2>Orders</h2>");
     let orders = v["orders"].as_array().cloned().unwrap_or_default();
     body.push_str(&order_table(&orders));
-    body.push_str("<h2>Ledger</h2>");
+    if support {
+        for o in orders
+            .iter()
+            .filter(|o| matches!(o["status"].as_str(), Some("new" | "pending")))
+        {
+            let _ = write!(
+                body,
+                r#"<p><button type="button" data-resend="{}">Send the payment link of order {} again</button></p>"#,
+                cell(&o["id"]),
+                esc(o["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .get(..8)
+                    .unwrap_or_default()),
+            );
+        }
+    }
+    body.push_str("<h2>Notes</h2>");
+    let notes = v["notes"].as_array().cloned().unwrap_or_default();
+    body.push_str(&table(
+        &notes,
+        &[("created_at", "When"), ("author", "Who"), ("body", "Note")],
+        None,
+    ));
+    if support {
+        let _ = write!(
+            body,
+            r#"<form id="note-form" class="card" data-user="{id}"><label>A note for the team
+<textarea name="text" rows="3" maxlength="{}" required></textarea></label><button type="submit">Add note</button></form>"#,
+            crate::routes::support::MAX_NOTE_CHARS
+        );
+    }
+    body.push_str(r#"<p class="error" id="problem" hidden></p><h2>Ledger</h2>"#);
     let ledger = v["ledger"].as_array().cloned().unwrap_or_default();
     body.push_str(&table(
         &ledger,

@@ -143,7 +143,7 @@ pub struct LedgerRow {
 }
 
 /// `GET /users/{id}`: the profile, the balance (the sum of the ledger), the
-/// latest 50 ledger entries and orders.
+/// latest 50 ledger entries, orders and support's notes.
 pub async fn user(
     State(s): State<AppState>,
     caller: Caller,
@@ -177,8 +177,9 @@ pub async fn user(
     .bind(id)
     .fetch_all(&s.db)
     .await?;
+    let notes = super::support::notes_of(&s.db, id).await?;
     Ok(Json(json!({
-        "user": profile, "balance": balance, "ledger": ledger, "orders": orders,
+        "user": profile, "balance": balance, "ledger": ledger, "orders": orders, "notes": notes,
     })))
 }
 

@@ -7,6 +7,7 @@ pub(crate) mod auth;
 pub(crate) mod campaigns;
 pub(crate) mod customers;
 pub(crate) mod kpis;
+pub(crate) mod support;
 
 use crate::app::AppState;
 use axum::Router;
@@ -25,8 +26,10 @@ pub fn router(state: AppState) -> Router {
         .route("/users", get(customers::users))
         .route("/users.csv", get(customers::users_csv))
         .route("/users/{id}", get(customers::user))
+        .route("/users/{id}/notes", post(support::add_note))
         .route("/orders", get(customers::orders))
         .route("/orders.csv", get(customers::orders_csv))
+        .route("/orders/{id}/resend-link", post(support::resend_link))
         .route("/kpis", get(kpis::kpis))
         .route("/audit", get(audit::list))
         .route("/audit.csv", get(audit::export))

@@ -30,7 +30,7 @@ pub async fn append(db: &PgPool, e: Entry<'_>) -> sqlx::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Record {
     pub id: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -38,6 +38,8 @@ pub struct Record {
     pub actor: String,
     pub action: String,
     pub target: Option<String>,
+    #[schema(value_type = Object)]
+    #[schema(value_type = Object)]
     pub details: Value,
     pub address: Option<String>,
 }

@@ -7,7 +7,7 @@
 use proto::broadcast as pb;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCampaign {
     #[serde(default)]
@@ -23,7 +23,7 @@ pub struct NewCampaign {
 }
 
 /// Exactly one of `text`, `media` and `copy`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContentIn {
     /// Telegram HTML; `{first_name}`, `{username}`, `{language}`, `{balance}` are filled per recipient.
@@ -44,7 +44,7 @@ pub struct ContentIn {
     pub disable_notification: bool,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaIn {
     pub kind: MediaKind,
@@ -54,7 +54,7 @@ pub struct MediaIn {
     pub caption: String,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     Photo,
@@ -63,14 +63,14 @@ pub enum MediaKind {
     Animation,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyIn {
     pub from_chat_id: i64,
     pub message_id: i64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonIn {
     pub text: String,
@@ -78,7 +78,7 @@ pub struct ButtonIn {
 }
 
 /// Who receives it. Unsubscribed and unreachable users are always left out.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "segment", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AudienceIn {
     All,
@@ -103,7 +103,7 @@ pub enum AudienceIn {
     },
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScheduleIn {
     #[default]
@@ -309,7 +309,7 @@ impl ScheduleIn {
 }
 
 /// The counts the bot's progress message shows, under the same names.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProgressOut {
     pub recipients: i64,
     pub pending: i64,
@@ -323,7 +323,7 @@ pub struct ProgressOut {
     pub eta_seconds: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CampaignOut {
     pub id: String,
     pub title: String,

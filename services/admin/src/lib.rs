@@ -11,6 +11,7 @@ pub mod config;
 mod console;
 mod error;
 mod export;
+pub mod openapi;
 pub mod roles;
 mod routes;
 pub mod store;

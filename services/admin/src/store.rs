@@ -233,7 +233,7 @@ pub async fn cookie_session(
         .transpose()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminView {
     pub id: i64,
     pub login: String,

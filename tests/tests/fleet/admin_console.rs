@@ -147,6 +147,17 @@ async fn signing_in_by_form_sets_a_strict_cookie_and_each_role_sees_its_pages() 
         customers.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{customers}"
     );
+    // The API's docs page: rendered from the OpenAPI document, no script, no internet.
+    let (st, docs, _) = page(&a, None, "/admin/api/docs").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        docs.contains("<code>POST /campaigns</code>") && docs.contains("Roles: owner, marketing")
+    );
+    assert_eq!(
+        docs.matches("<script").count(),
+        1,
+        "only our own script tag"
+    );
     let (_, script, h) = page(&a, None, "/admin/static/console.js").await;
     assert!(
         h["content-type"]

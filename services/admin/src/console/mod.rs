@@ -9,7 +9,7 @@
 //! session's CSRF token from the page's meta tag; the API refuses a cookie
 //! request that changes something without it.
 
-mod html;
+pub(crate) mod html;
 mod pages;
 
 use crate::app::AppState;

@@ -2,23 +2,28 @@
 //! its data (same queries, same role checks) and renders the answer.
 
 use super::html::{self, bars, cell, esc, money, table};
-use super::{PageResult, session_cookie};
+use super::{PageError, PageResult, session_cookie};
 use crate::app::AppState;
 use crate::auth::{Address, Caller};
 use crate::error::{ApiError, Params};
 use crate::roles::Permission;
 use crate::routes::{admins as admins_api, audit as audit_api, campaigns as campaigns_api};
 use crate::routes::{auth as auth_api, customers as customers_api, kpis as kpis_api};
+use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect};
-use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write;
 
 type Viewer = Result<Caller, ApiError>;
 type Query<T> = Result<Params<T>, ApiError>;
+
+/// An API handler's answer as JSON, to render.
+fn value<T: serde::Serialize>(t: T) -> Result<Value, PageError> {
+    Ok(serde_json::to_value(t).map_err(anyhow::Error::from)?)
+}
 
 fn render(s: &AppState, caller: &Caller, title: &str, body: &str) -> PageResult {
     let csrf = s.keys.csrf_token(caller.session);
@@ -175,7 +180,11 @@ pub async fn dashboard(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(k) = kpis_api::kpis(State(s.clone()), caller.clone(), q?).await?;
+    let k = value(
+        kpis_api::kpis(State(s.clone()), caller.clone(), q?)
+            .await?
+            .0,
+    )?;
     let days = k["days"].as_array().cloned().unwrap_or_default();
     let series = |field: &str| -> Vec<(String, f64)> {
         days.iter()
@@ -253,7 +262,11 @@ pub async fn campaigns(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(page) = campaigns_api::list(State(s.clone()), caller.clone(), q?).await?;
+    let page = value(
+        campaigns_api::list(State(s.clone()), caller.clone(), q?)
+            .await?
+            .0,
+    )?;
     let mut rows = page["items"].as_array().cloned().unwrap_or_default();
     for r in &mut rows {
         for f in ["recipients", "sent", "failed", "blocked"] {
@@ -319,7 +332,11 @@ pub async fn campaign(
     Path(id): Path<uuid::Uuid>,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(c) = campaigns_api::get(State(s.clone()), caller.clone(), Path(id)).await?;
+    let c = value(
+        campaigns_api::get(State(s.clone()), caller.clone(), Path(id))
+            .await?
+            .0,
+    )?;
     let p = &c["progress"];
     let status = c["status"].as_str().unwrap_or_default();
     let mut body = format!(
@@ -425,7 +442,11 @@ pub async fn customers(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(page) = customers_api::users(State(s.clone()), caller.clone(), q?).await?;
+    let page = value(
+        customers_api::users(State(s.clone()), caller.clone(), q?)
+            .await?
+            .0,
+    )?;
     let term = param(&raw, "q");
     let mut body = format!(
         r#"<form method="get" class="filters"><input name="q" value="{}" placeholder="id, @username or name" maxlength="64">
@@ -457,7 +478,11 @@ pub async fn customer(
     Path(id): Path<i64>,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(v) = customers_api::user(State(s.clone()), caller.clone(), Path(id)).await?;
+    let v = value(
+        customers_api::user(State(s.clone()), caller.clone(), Path(id))
+            .await?
+            .0,
+    )?;
     let u = &v["user"];
     let mut body = String::from("<div class=\"scroll\"><table class=\"pairs\">");
     for (f, label) in [
@@ -554,7 +579,11 @@ pub async fn orders(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(page) = customers_api::orders(State(s.clone()), caller.clone(), q?).await?;
+    let page = value(
+        customers_api::orders(State(s.clone()), caller.clone(), q?)
+            .await?
+            .0,
+    )?;
     let status = param(&raw, "status");
     let mut options = String::from(r#"<option value="">any status</option>"#);
     for st in customers_api::STATUSES {
@@ -589,8 +618,11 @@ pub async fn audit(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let caller = viewer?;
-    let Json(page) = audit_api::list(State(s.clone()), caller.clone(), q?).await?;
-    let page = serde_json::to_value(page).map_err(anyhow::Error::from)?;
+    let page = value(
+        audit_api::list(State(s.clone()), caller.clone(), q?)
+            .await?
+            .0,
+    )?;
     let action = param(&raw, "action");
     let mut body = format!(
         r#"<form method="get" class="filters"><input name="action" value="{}" placeholder="action, e.g. campaign.start">
@@ -619,7 +651,7 @@ pub async fn audit(
 
 pub async fn admins(State(s): State<AppState>, viewer: Viewer) -> PageResult {
     let caller = viewer?;
-    let Json(list) = admins_api::list(State(s.clone()), caller.clone()).await?;
+    let list = admins_api::list(State(s.clone()), caller.clone()).await?.0;
     let roles = crate::roles::Role::ALL;
     let options = |current: crate::roles::Role| -> String {
         roles

@@ -38,12 +38,13 @@ pub async fn create_first_owner(db: &PgPool, login: &str, password: &str) -> any
     Ok(())
 }
 
+#[utoipa::path(get, path = "/admins", tag = "admins", operation_id = "list_admins", responses((status = 200, description = "Every admin", body = Vec<AdminView>), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn list(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AdminView>>> {
     caller.require(Permission::ManageAdmins)?;
     Ok(Json(store::list_admins(&s.db).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdmin {
     login: String,
@@ -51,11 +52,19 @@ pub struct NewAdmin {
     role: Role,
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Created {
+    id: i64,
+    login: String,
+    role: Role,
+}
+
+#[utoipa::path(post, path = "/admins", tag = "admins", operation_id = "create_admin", request_body = NewAdmin, responses((status = 201, description = "Invited", body = Created), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 409, description = "Not allowed in its current state", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
     Body(req): Body<NewAdmin>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<Created>)> {
     caller.require(Permission::ManageAdmins)?;
     a::check_login_name(&req.login).map_err(ApiError::invalid)?;
     a::check_password(&req.password).map_err(ApiError::invalid)?;
@@ -79,16 +88,21 @@ pub async fn create(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "login": req.login, "role": req.role })),
+        Json(Created {
+            id,
+            login: req.login,
+            role: req.role,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     role: Role,
 }
 
+#[utoipa::path(patch, path = "/admins/{id}", tag = "admins", operation_id = "set_admin_role", params(("id" = i64, Path)), request_body = Change, responses((status = 204, description = "Role changed; it applies to their next request"), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody), (status = 409, description = "Not allowed in its current state", body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -100,6 +114,7 @@ pub async fn update(
 }
 
 /// Removes the admin and revokes their sessions at once.
+#[utoipa::path(delete, path = "/admins/{id}", tag = "admins", operation_id = "remove_admin", params(("id" = i64, Path)), responses((status = 204, description = "Removed; their sessions end at once"), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody), (status = 409, description = "Not allowed in its current state", body = crate::openapi::ErrorBody)))]
 pub async fn remove(
     State(s): State<AppState>,
     caller: Caller,

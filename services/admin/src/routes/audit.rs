@@ -11,8 +11,9 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     /// Entries older than this id (the previous page's `next`).
     before: Option<i64>,
@@ -20,13 +21,14 @@ pub struct Query {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page {
     items: Vec<Record>,
     /// Pass as `before` for the next page; absent on the last one.
     next: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/audit", tag = "audit", operation_id = "list_audit", params(Query), responses((status = 200, description = "A page of entries, newest first", body = Page), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -39,8 +41,9 @@ pub async fn list(
     Ok(Json(Page { items, next }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     action: Option<String>,
 }
@@ -59,6 +62,7 @@ pub struct Line {
 }
 
 /// `GET /audit.csv`: the whole log (or one action), newest first, streamed.
+#[utoipa::path(get, path = "/audit.csv", tag = "audit", operation_id = "export_audit", params(ExportQuery), responses((status = 200, description = "The whole log, streamed", content_type = "text/csv", body = String), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn export(
     State(s): State<AppState>,
     caller: Caller,

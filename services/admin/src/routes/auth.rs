@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     login: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     access_token: String,
     token_type: &'static str,
@@ -45,6 +45,7 @@ fn tokens(
 }
 
 /// `POST /auth/login`: a wrong login and a wrong password get the same 401.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "login", request_body = Login, responses((status = 200, description = "Signed in", body = Tokens), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 429, description = "Too many attempts; see Retry-After", body = crate::openapi::ErrorBody)), security(()))]
 pub async fn login(
     State(s): State<AppState>,
     Address(ip): Address,
@@ -176,7 +177,7 @@ async fn note(s: &AppState, login: &str, action: &str, ip: IpAddr) -> ApiResult<
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Refresh {
     refresh_token: String,
@@ -185,6 +186,7 @@ pub struct Refresh {
 /// `POST /auth/refresh`: the refresh token is replaced at every use. A token
 /// already replaced, presented again, revokes its session (one of the two
 /// holders is not its owner).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "refresh", request_body = Refresh, responses((status = 200, description = "New tokens; the refresh token presented is replaced", body = Tokens), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody)), security(()))]
 pub async fn refresh(
     State(s): State<AppState>,
     Address(ip): Address,
@@ -224,6 +226,7 @@ pub async fn refresh(
 
 /// `POST /auth/logout`: the session ends; its access and refresh tokens are
 /// refused from now on.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "logout", responses((status = 204, description = "The session is over"), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn logout(State(s): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     sign_out(&s, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -246,7 +249,19 @@ pub async fn sign_out(s: &AppState, caller: &Caller) -> ApiResult<()> {
     Ok(())
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    id: i64,
+    login: String,
+    role: crate::roles::Role,
+}
+
 /// `GET /me`: who the token belongs to.
-pub async fn me(caller: Caller) -> Json<serde_json::Value> {
-    Json(json!({ "id": caller.admin_id, "login": caller.login, "role": caller.role }))
+#[utoipa::path(get, path = "/me", tag = "auth", operation_id = "me", responses((status = 200, description = "Who the token belongs to", body = Me), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody)))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        id: caller.admin_id,
+        login: caller.login,
+        role: caller.role,
+    })
 }

@@ -55,11 +55,19 @@ fn campaign_ref(id: &str, caller: &Caller) -> pb::CampaignRef {
 }
 
 /// `POST /audiences/count`: how many users an audience selects right now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AudienceCount {
+    recipients: i64,
+    /// For a user_ids audience: ids that are not subscribed, reachable users.
+    ignored_ids: i64,
+}
+
+#[utoipa::path(post, path = "/audiences/count", tag = "campaigns", operation_id = "count_audience", request_body = AudienceIn, responses((status = 200, description = "Who it would reach now", body = AudienceCount), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 503, description = "A service behind this one is unavailable; retry", body = crate::openapi::ErrorBody)))]
 pub async fn count(
     State(s): State<AppState>,
     caller: Caller,
     Body(audience): Body<AudienceIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AudienceCount>> {
     caller.require(Permission::ManageCampaigns)?;
     let a = audience.to_proto().map_err(ApiError::invalid)?;
     let r = s
@@ -69,20 +77,33 @@ pub async fn count(
         .await
         .map_err(ServiceError::from)?
         .into_inner();
-    Ok(Json(
-        json!({ "recipients": r.recipients, "ignored_ids": r.ignored_ids }),
-    ))
+    Ok(Json(AudienceCount {
+        recipients: r.recipients,
+        ignored_ids: r.ignored_ids,
+    }))
 }
 
 /// `POST /audiences/ids`: an uploaded text or CSV list of user ids (the body
 /// as is, up to 5 MiB), parsed the way the bot parses one. Garbage lines
 /// refuse the whole list, naming the first of them; nothing is stored. The
 /// answer carries the ids to put in a `user_ids` audience, and the count.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UploadedList {
+    /// The list's ids, deduplicated, in its order: a `user_ids` audience.
+    user_ids: Vec<i64>,
+    duplicates: usize,
+    /// The first line, when it held no id.
+    header: Option<String>,
+    recipients: i64,
+    ignored_ids: i64,
+}
+
+#[utoipa::path(post, path = "/audiences/ids", tag = "campaigns", operation_id = "upload_id_list", request_body(content = String, content_type = "text/plain", description = "A text or CSV list of user ids, up to 5 MiB; one header line allowed"), responses((status = 200, description = "The ids, for a user_ids audience", body = UploadedList), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 413, description = "Over 5 MiB")))]
 pub async fn upload_ids(
     State(s): State<AppState>,
     caller: Caller,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadedList>> {
     caller.require(Permission::ManageCampaigns)?;
     let list = audience_list::parse_id_list(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
     let audience = pb::Audience {
@@ -97,17 +118,18 @@ pub async fn upload_ids(
         .await
         .map_err(ServiceError::from)?
         .into_inner();
-    Ok(Json(json!({
-        "user_ids": list.ids,
-        "duplicates": list.duplicates,
-        "header": list.header,
-        "recipients": r.recipients,
-        "ignored_ids": r.ignored_ids,
-    })))
+    Ok(Json(UploadedList {
+        user_ids: list.ids,
+        duplicates: list.duplicates,
+        header: list.header,
+        recipients: r.recipients,
+        ignored_ids: r.ignored_ids,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The previous page's `next`.
     before: Option<Uuid>,
@@ -115,11 +137,19 @@ pub struct ListQuery {
 }
 
 /// `GET /campaigns`: newest first, scheduled and recurring ones included.
+/// Newest first; `next` is the `before` of the next page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CampaignsPage {
+    items: Vec<CampaignOut>,
+    next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/campaigns", tag = "campaigns", operation_id = "list_campaigns", params(ListQuery), responses((status = 200, description = "Newest first", body = CampaignsPage), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 503, description = "A service behind this one is unavailable; retry", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
     Params(q): Params<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignsPage>> {
     caller.require(Permission::ReadCampaigns)?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -138,11 +168,12 @@ pub async fn list(
         .map_err(ServiceError::from)?
         .into_inner();
     let (items, next) = super::keyset(reply.campaigns, limit as i64, |c| c.id.clone());
-    let items: Vec<CampaignOut> = items.into_iter().map(CampaignOut::from).collect();
-    Ok(Json(json!({ "items": items, "next": next })))
+    let items = items.into_iter().map(CampaignOut::from).collect();
+    Ok(Json(CampaignsPage { items, next }))
 }
 
 /// `POST /campaigns`: a draft; nothing is sent until `/start`.
+#[utoipa::path(post, path = "/campaigns", tag = "campaigns", operation_id = "create_campaign", request_body = NewCampaign, responses((status = 201, description = "A draft; nothing is sent until start", body = CampaignOut), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 503, description = "A service behind this one is unavailable; retry", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -175,18 +206,28 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct Failure {
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Failure {
+    /// As Telegram said it.
     reason: Option<String>,
     count: i64,
 }
 
+/// A campaign with its failures grouped by reason (at most 50 reasons).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CampaignDetail {
+    #[serde(flatten)]
+    campaign: CampaignOut,
+    failures: Vec<Failure>,
+}
+
 /// `GET /campaigns/{id}`: the campaign, its counts, and its failures by reason.
+#[utoipa::path(get, path = "/campaigns/{id}", tag = "campaigns", operation_id = "get_campaign", params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "The campaign, its counts and failures by reason", body = CampaignDetail), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CampaignDetail>> {
     caller.require(Permission::ReadCampaigns)?;
     let c = s
         .broadcast
@@ -203,9 +244,10 @@ pub async fn get(
     .bind(id)
     .fetch_all(&s.db)
     .await?;
-    let mut v = serde_json::to_value(CampaignOut::from(c)).map_err(anyhow::Error::from)?;
-    v["failures"] = serde_json::to_value(failures).map_err(anyhow::Error::from)?;
-    Ok(Json(v))
+    Ok(Json(CampaignDetail {
+        campaign: CampaignOut::from(c),
+        failures,
+    }))
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -218,6 +260,7 @@ pub enum Action {
 }
 
 /// `POST /campaigns/{id}/{start|pause|resume|cancel}`.
+#[utoipa::path(post, path = "/campaigns/{id}/{action}", tag = "campaigns", operation_id = "campaign_action", params(("id" = uuid::Uuid, Path), ("action" = String, Path, description = "start, pause, resume or cancel")), responses((status = 200, description = "The campaign after the change", body = CampaignOut), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody), (status = 409, description = "Not allowed in its current state", body = crate::openapi::ErrorBody), (status = 503, description = "A service behind this one is unavailable; retry", body = crate::openapi::ErrorBody)))]
 pub async fn act(
     State(s): State<AppState>,
     caller: Caller,
@@ -243,21 +286,28 @@ pub async fn act(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewReq {
     /// The Telegram chat that receives the preview (an admin's own).
     chat_id: i64,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PreviewSent {
+    /// The preview's message id in that chat.
+    message_id: i64,
+}
+
 /// `POST /campaigns/{id}/preview`: the message exactly as a recipient sees
 /// it, sent to one chat and counted nowhere.
+#[utoipa::path(post, path = "/campaigns/{id}/preview", tag = "campaigns", operation_id = "preview_campaign", params(("id" = uuid::Uuid, Path)), request_body = PreviewReq, responses((status = 200, description = "Sent to that chat, counted nowhere", body = PreviewSent), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody), (status = 503, description = "A service behind this one is unavailable; retry", body = crate::openapi::ErrorBody)))]
 pub async fn preview(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
     Body(req): Body<PreviewReq>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PreviewSent>> {
     caller.require(Permission::ManageCampaigns)?;
     let r = s
         .broadcast
@@ -278,13 +328,16 @@ pub async fn preview(
         json!({ "chat_id": req.chat_id }),
     )
     .await?;
-    Ok(Json(json!({ "message_id": r.message_id })))
+    Ok(Json(PreviewSent {
+        message_id: r.message_id,
+    }))
 }
 
 /// `GET /campaigns/{id}/events`: server-sent events, one `progress` event
 /// with the whole campaign now and at every change (at most about once a
 /// second), the stream ending after the campaign does. The same counts the
 /// bot's progress message shows.
+#[utoipa::path(get, path = "/campaigns/{id}/events", tag = "campaigns", operation_id = "watch_campaign", params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "Server-sent events: `progress`, data a CampaignOut, now and at each change, until the campaign ends", content_type = "text/event-stream", body = String), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody)))]
 pub async fn events(
     State(s): State<AppState>,
     caller: Caller,
@@ -339,6 +392,7 @@ pub struct RecipientRow {
 
 /// `GET /campaigns/{id}/recipients.csv`: one line per recipient, by user id,
 /// streamed (a million-recipient campaign is never held in memory).
+#[utoipa::path(get, path = "/campaigns/{id}/recipients.csv", tag = "campaigns", operation_id = "export_recipients", params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "One line per recipient: user_id, state, attempts, sent_at, message_id, error", content_type = "text/csv", body = String), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody)))]
 pub async fn recipients_csv(
     State(s): State<AppState>,
     caller: Caller,

@@ -13,12 +13,12 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// A user id, or a prefix of a username (with or without `@`) or first name.
     q: Option<String>,
@@ -27,7 +27,7 @@ pub struct UsersQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UserRow {
     id: i64,
     first_name: String,
@@ -80,27 +80,37 @@ fn select_users(
     .bind(limit))
 }
 
+/// A page of users; `next` is the `after` of the next page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsersPage {
+    items: Vec<UserRow>,
+    next: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/users", tag = "customers", operation_id = "list_users", params(UsersQuery), responses((status = 200, description = "A page of users by id", body = UsersPage), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn users(
     State(s): State<AppState>,
     caller: Caller,
     Params(q): Params<UsersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UsersPage>> {
     caller.require(Permission::ReadCustomers)?;
     let limit = super::page_size(q.limit)?;
     let rows = select_users(q.q.as_deref(), q.after, limit + 1)?
         .fetch_all(&s.db)
         .await?;
-    let (rows, next) = super::keyset(rows, limit, |u| u.id);
-    Ok(Json(json!({ "items": rows, "next": next })))
+    let (items, next) = super::keyset(rows, limit, |u| u.id);
+    Ok(Json(UsersPage { items, next }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportUsersQuery {
     q: Option<String>,
 }
 
 /// `GET /users.csv`: every user the search selects, by id, streamed.
+#[utoipa::path(get, path = "/users.csv", tag = "customers", operation_id = "export_users", params(ExportUsersQuery), responses((status = 200, description = "Every user the search selects, streamed", content_type = "text/csv", body = String), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn users_csv(
     State(s): State<AppState>,
     caller: Caller,
@@ -111,13 +121,14 @@ pub async fn users_csv(
     Ok(export::rows("users.csv", s.db, select))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct OrderRow {
     id: Uuid,
     user_id: i64,
     stars: i64,
     /// A decimal string without the column's trailing zeros ("1.5").
     #[serde(serialize_with = "decimal")]
+    #[schema(value_type = String)]
     amount: Decimal,
     currency: String,
     status: String,
@@ -132,7 +143,7 @@ fn decimal<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&d.normalize().to_string())
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LedgerRow {
     id: i64,
     order_id: Option<Uuid>,
@@ -144,11 +155,22 @@ pub struct LedgerRow {
 
 /// `GET /users/{id}`: the profile, the balance (the sum of the ledger), the
 /// latest 50 ledger entries, orders and support's notes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserDetail {
+    user: UserRow,
+    /// Stars: the sum of the ledger.
+    balance: i64,
+    ledger: Vec<LedgerRow>,
+    orders: Vec<OrderRow>,
+    notes: Vec<super::support::Note>,
+}
+
+#[utoipa::path(get, path = "/users/{id}", tag = "customers", operation_id = "get_user", params(("id" = i64, Path)), responses((status = 200, description = "The user, balance, ledger, orders and notes", body = UserDetail), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody)))]
 pub async fn user(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserDetail>> {
     caller.require(Permission::ReadCustomers)?;
     let profile: Option<UserRow> = sqlx::query_as(
         "SELECT id, first_name, username, language_code, subscribed, reachable, created_at, last_seen_at
@@ -178,13 +200,18 @@ pub async fn user(
     .fetch_all(&s.db)
     .await?;
     let notes = super::support::notes_of(&s.db, id).await?;
-    Ok(Json(json!({
-        "user": profile, "balance": balance, "ledger": ledger, "orders": orders, "notes": notes,
-    })))
+    Ok(Json(UserDetail {
+        user: profile,
+        balance,
+        ledger,
+        orders,
+        notes,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     status: Option<String>,
     user_id: Option<i64>,
@@ -264,19 +291,28 @@ fn select_orders(q: OrdersQuery, limit: i64) -> ApiResult<export::Select<OrderRo
 }
 
 /// `GET /orders`: newest first, filtered by status, user and creation time.
+/// A page of orders; `next` is the `after` of the next page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrdersPage {
+    items: Vec<OrderRow>,
+    next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/orders", tag = "orders", operation_id = "list_orders", params(OrdersQuery), responses((status = 200, description = "A page of orders, newest first", body = OrdersPage), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn orders(
     State(s): State<AppState>,
     caller: Caller,
     Params(q): Params<OrdersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrdersPage>> {
     caller.require(Permission::ReadOrders)?;
     let limit = super::page_size(q.limit)?;
     let rows = select_orders(q, limit + 1)?.fetch_all(&s.db).await?;
-    let (rows, next) = super::keyset(rows, limit, cursor);
-    Ok(Json(json!({ "items": rows, "next": next })))
+    let (items, next) = super::keyset(rows, limit, cursor);
+    Ok(Json(OrdersPage { items, next }))
 }
 
 /// `GET /orders.csv`: the same filters as `/orders` (no page), streamed.
+#[utoipa::path(get, path = "/orders.csv", tag = "orders", operation_id = "export_orders", params(OrdersQuery), responses((status = 200, description = "Every order the filters select, streamed", content_type = "text/csv", body = String), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn orders_csv(
     State(s): State<AppState>,
     caller: Caller,

@@ -19,8 +19,9 @@ use uuid::Uuid;
 
 pub const MAX_DAYS: i64 = 366;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     from: Option<String>,
     to: Option<String>,
@@ -66,7 +67,7 @@ fn money(m: BTreeMap<String, Decimal>) -> Money {
         .collect()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Day {
     day: String,
     new_users: i64,
@@ -75,7 +76,7 @@ struct Day {
     revenue: Money,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Conversion {
     /// Users who started the bot in the range.
     started: i64,
@@ -84,13 +85,13 @@ struct Conversion {
     rate: f64,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 struct Pack {
     stars: i64,
     orders: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CampaignKpi {
     id: Uuid,
     title: String,
@@ -120,11 +121,31 @@ struct CampaignRow {
     unknown: i64,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    new_users: i64,
+    purchases: i64,
+    revenue: Money,
+}
+
+/// The dashboard: every day of the range, and the range's totals.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Kpis {
+    from: String,
+    to: String,
+    days: Vec<Day>,
+    totals: Totals,
+    conversion: Conversion,
+    packs: Vec<Pack>,
+    campaigns: Vec<CampaignKpi>,
+}
+
+#[utoipa::path(get, path = "/kpis", tag = "dashboard", operation_id = "kpis", params(Query), responses((status = 200, description = "The figures, per UTC day", body = Kpis), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn kpis(
     State(s): State<AppState>,
     caller: Caller,
     Params(q): Params<Query>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Kpis>> {
     caller.require(Permission::ReadKpis)?;
     let (from, to) = range(&q, OffsetDateTime::now_utc().date())?;
     let start = from.midnight().assume_utc();
@@ -207,23 +228,27 @@ pub async fn kpis(
     .await?;
     let campaigns = campaigns(db, start, end).await?;
 
-    Ok(Json(serde_json::json!({
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "days": days,
-        "totals": {
-            "new_users": total_new,
-            "purchases": total_purchases,
-            "revenue": money(total_revenue),
+    Ok(Json(Kpis {
+        from: from.to_string(),
+        to: to.to_string(),
+        days,
+        totals: Totals {
+            new_users: total_new,
+            purchases: total_purchases,
+            revenue: money(total_revenue),
         },
-        "conversion": Conversion {
+        conversion: Conversion {
             started,
             bought,
-            rate: if started > 0 { bought as f64 / started as f64 } else { 0.0 },
+            rate: if started > 0 {
+                bought as f64 / started as f64
+            } else {
+                0.0
+            },
         },
-        "packs": packs,
-        "campaigns": campaigns,
-    })))
+        packs,
+        campaigns,
+    }))
 }
 
 /// The 20 latest campaigns started in the range: delivery, and the purchases

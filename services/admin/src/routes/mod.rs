@@ -10,6 +10,7 @@ pub(crate) mod kpis;
 pub(crate) mod support;
 
 use crate::app::AppState;
+use crate::roles::Permission;
 use axum::Router;
 use axum::routing::{get, patch, post};
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/openapi.json", get(crate::openapi::json))
         .route("/admins", get(admins::list).post(admins::create))
         .route("/admins/{id}", patch(admins::update).delete(admins::remove))
         .route("/users", get(customers::users))
@@ -58,7 +60,54 @@ pub fn router(state: AppState) -> Router {
         .route("/campaigns/{id}/preview", post(campaigns::preview))
         .route("/campaigns/{id}/{action}", post(campaigns::act))
         .fallback(|| async { crate::error::ApiError::not_found("no such endpoint") });
-    Router::new().nest(PREFIX, api).with_state(state)
+    Router::new()
+        .nest(PREFIX, api)
+        .route("/admin/api/docs", get(crate::openapi::docs))
+        .with_state(state)
+}
+
+/// What each operation (by its OpenAPI operation id) needs; `None`: any
+/// signed-in admin. The OpenAPI document's `x-roles` come from here, and the
+/// role-matrix test holds the server to them. Sign-in and refresh are public.
+pub const PERMISSIONS: &[(&str, Option<Permission>)] = {
+    use Permission::*;
+    &[
+        ("login", None),
+        ("refresh", None),
+        ("logout", None),
+        ("me", None),
+        ("list_admins", Some(ManageAdmins)),
+        ("create_admin", Some(ManageAdmins)),
+        ("set_admin_role", Some(ManageAdmins)),
+        ("remove_admin", Some(ManageAdmins)),
+        ("list_users", Some(ReadCustomers)),
+        ("export_users", Some(ReadCustomers)),
+        ("get_user", Some(ReadCustomers)),
+        ("add_note", Some(SupportCustomers)),
+        ("list_orders", Some(ReadOrders)),
+        ("export_orders", Some(ReadOrders)),
+        ("resend_pay_link", Some(SupportCustomers)),
+        ("kpis", Some(ReadKpis)),
+        ("list_audit", Some(ReadAudit)),
+        ("export_audit", Some(ReadAudit)),
+        ("count_audience", Some(ManageCampaigns)),
+        ("upload_id_list", Some(ManageCampaigns)),
+        ("list_campaigns", Some(ReadCampaigns)),
+        ("create_campaign", Some(ManageCampaigns)),
+        ("get_campaign", Some(ReadCampaigns)),
+        ("campaign_action", Some(ManageCampaigns)),
+        ("preview_campaign", Some(ManageCampaigns)),
+        ("watch_campaign", Some(ReadCampaigns)),
+        ("export_recipients", Some(ReadCampaigns)),
+    ]
+};
+
+/// The permission an operation needs (`Some(None)`: none), if it is known.
+pub fn permission(operation_id: &str) -> Option<Option<Permission>> {
+    PERMISSIONS
+        .iter()
+        .find(|(id, _)| *id == operation_id)
+        .map(|(_, p)| *p)
 }
 
 /// A page size from `?limit=`: 50 by default, at most 500.

@@ -12,14 +12,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use runtime::ServiceError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub const MAX_NOTE_CHARS: usize = 2000;
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Note {
     id: i64,
     author: String,
@@ -39,13 +39,14 @@ pub async fn notes_of(db: &PgPool, user_id: i64) -> sqlx::Result<Vec<Note>> {
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
     text: String,
 }
 
 /// `POST /users/{id}/notes` {text}.
+#[utoipa::path(post, path = "/users/{id}/notes", tag = "customers", operation_id = "add_note", params(("id" = i64, Path)), request_body = NewNote, responses((status = 201, description = "Noted", body = Note), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody)))]
 pub async fn add_note(
     State(s): State<AppState>,
     caller: Caller,
@@ -90,13 +91,21 @@ pub async fn add_note(
     Ok((StatusCode::CREATED, Json(note)))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Resent {
+    order_id: String,
+    /// The order's status (open: new or pending).
+    status: String,
+}
+
 /// `POST /orders/{id}/resend-link`: the buyer gets the open order's payment
 /// link again; 409 when the order is paid, closed or its invoice expired.
+#[utoipa::path(post, path = "/orders/{id}/resend-link", tag = "orders", operation_id = "resend_pay_link", params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "The buyer was sent the link", body = Resent), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody), (status = 404, description = "No such thing", body = crate::openapi::ErrorBody), (status = 409, description = "Not allowed in its current state", body = crate::openapi::ErrorBody), (status = 503, description = "A service behind this one is unavailable; retry", body = crate::openapi::ErrorBody)))]
 pub async fn resend_link(
     State(s): State<AppState>,
     caller: Caller,
     Path(order_id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Resent>> {
     caller.require(Permission::SupportCustomers)?;
     let order = s
         .payments
@@ -118,9 +127,8 @@ pub async fn resend_link(
         },
     )
     .await?;
-    Ok(Json(json!({
-        "order_id": order.order_id,
-        "status": order.status,
-        "sent": true,
-    })))
+    Ok(Json(Resent {
+        order_id: order.order_id,
+        status: order.status,
+    }))
 }

@@ -199,6 +199,22 @@ impl Browser {
         }
     }
 
+    /// A PNG of the viewport, written to `path` (directories created).
+    pub async fn screenshot(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        use base64::Engine;
+        let v = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .context("a screenshot that is not base64")?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, png)?;
+        Ok(())
+    }
+
     /// Ends the browser session, then the driver.
     pub async fn quit(mut self) {
         let _ = self

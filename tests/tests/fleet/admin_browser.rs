@@ -1,12 +1,22 @@
 //! The console in a real browser (headless Chromium on a phone-sized
-//! screen): sign in through the form, compose a campaign with the live
-//! preview, count its audience, create it, start it and watch the progress
-//! arrive by server-sent events until every subscriber has it. This is the
-//! test of `static/console.js`; `admin_console.rs` covers the server side.
+//! screen): sign in through the form, see the dashboard's charts, compose a
+//! campaign with the live preview, count its audience, create it, start it
+//! and watch the progress arrive by server-sent events until every
+//! subscriber has it, then find a customer and open their orders. A
+//! screenshot of each step is kept in `.scratch/artifacts/console/`. This is
+//! the test of `static/console.js`; `admin_console.rs` covers the server side.
 
 use crate::admin::{Admin, OWNER, OWNER_PW};
+use std::path::PathBuf;
 use std::time::Duration;
 use testkit::browser::Browser;
+
+/// Where the screenshots go (kept after the run, ignored by git).
+fn shot(name: &str) -> PathBuf {
+    testkit::repo_root()
+        .join(".scratch/artifacts/console")
+        .join(format!("{name}.png"))
+}
 
 #[tokio::test]
 async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign() {
@@ -14,6 +24,16 @@ async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign(
     sqlx::query(
         "INSERT INTO users (id, first_name, language_code)
          SELECT id, 'User' || id, 'en' FROM generate_series(3001, 3030) AS id",
+    )
+    .execute(&a.pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "UPDATE users SET username = 'vera_k', first_name = 'Vera' WHERE id = 3007;
+         INSERT INTO orders (id, user_id, chat_id, stars, amount, currency, status, credited_at)
+         VALUES ('00000000-0000-4000-8000-000000003007', 3007, 3007, 500, 7.5, 'USDT', 'paid', now());
+         INSERT INTO ledger (user_id, order_id, delta, reason)
+         VALUES (3007, '00000000-0000-4000-8000-000000003007', 500, 'purchase')",
     )
     .execute(&a.pool)
     .await
@@ -34,6 +54,17 @@ async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign(
         .await
         .expect("signed in, on the dashboard");
     assert_eq!(b.text("h1").await.unwrap(), "Dashboard");
+    // The charts are drawn: three, with bars of a visible size.
+    let charts = b
+        .eval(
+            "const svgs = [...document.querySelectorAll('figure.chart svg')];
+             return [svgs.length, svgs.every(s => s.getBoundingClientRect().height > 50),
+                     document.querySelectorAll('figure.chart rect').length > 0]",
+        )
+        .await
+        .unwrap();
+    assert_eq!(charts, serde_json::json!([3, true, true]));
+    b.screenshot(&shot("01-dashboard")).await.unwrap();
     let fits = b
         .eval("return document.documentElement.scrollWidth <= window.innerWidth")
         .await
@@ -67,6 +98,7 @@ async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign(
         .await
         .unwrap();
     assert_eq!(unsafe_bits, serde_json::json!([0, true, "Shop"]));
+    b.screenshot(&shot("02-compose-preview")).await.unwrap();
     b.click("#count").await.unwrap();
     b.wait_for(
         "return document.getElementById('recipients').textContent === '30 recipients'",
@@ -83,6 +115,7 @@ async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign(
     .await
     .expect("the refusal, with its reason, on the page");
     assert_eq!(a.campaigns().await, 0, "a refused campaign is not stored");
+    b.screenshot(&shot("03-refused")).await.unwrap();
     b.clear("textarea[name=text]").await.unwrap();
     b.type_into("textarea[name=text]", "<b>Big</b> sale, {first_name}!")
         .await
@@ -116,16 +149,47 @@ async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign(
         .eval("const p = document.querySelector('progress'); return [p.value, p.max]")
         .await
         .unwrap();
-    assert_eq!(bar, serde_json::json!([30, 30]));
+    assert_eq!(bar, serde_json::json!([30, 30]), "100 %");
+    b.screenshot(&shot("04-campaign-done")).await.unwrap();
     for user in 3001..=3030 {
         let got = a.tg.messages_to(user);
         assert_eq!(got.len(), 1, "user {user} got it once");
         let text = got[0].params["text"].as_str().unwrap();
+        let name = if user == 3007 {
+            "Vera".to_string()
+        } else {
+            format!("User{user}")
+        };
         assert!(
-            text.starts_with(&format!("<b>Big</b> sale, User{user}!")),
+            text.starts_with(&format!("<b>Big</b> sale, {name}!")),
             "{text}"
         );
     }
+
+    // Find a customer by username, open them, see their order.
+    b.goto(&format!("{base}/admin/customers")).await.unwrap();
+    b.type_into("input[name=q]", "@vera").await.unwrap();
+    b.click("form.filters button[type=submit]").await.unwrap();
+    b.wait_for("return location.search.includes('q=%40vera')", wait)
+        .await
+        .expect("the search ran");
+    let rows = b
+        .eval("return document.querySelectorAll('tbody tr').length")
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "one customer matches");
+    b.screenshot(&shot("05-customer-search")).await.unwrap();
+    b.click("tbody tr td a").await.unwrap();
+    b.wait_for("return location.pathname === '/admin/customers/3007'", wait)
+        .await
+        .expect("the customer's page");
+    let page = b.text("main").await.unwrap();
+    assert!(page.contains("Vera") && page.contains("500 ★"), "{page}");
+    assert!(
+        page.contains("00000000-0000-4000-8000-000000003007"),
+        "their order: {page}"
+    );
+    b.screenshot(&shot("06-customer")).await.unwrap();
 
     b.click("#sign-out").await.unwrap();
     b.wait_for("return location.pathname === '/admin/login'", wait)

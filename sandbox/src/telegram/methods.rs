@@ -335,7 +335,8 @@ fn send(
     ok(reply)
 }
 
-/// sendPhoto/sendVideo/sendDocument/sendAnimation by file_id or URL, with an optional caption.
+/// sendPhoto/sendVideo/sendDocument/sendAnimation by file_id or URL, or with
+/// the file uploaded (multipart), with an optional caption.
 fn media_source(
     inner: &mut Inner,
     method: &str,
@@ -344,15 +345,41 @@ fn media_source(
 ) -> Result<(), ApiError> {
     let kind = FileKind::for_method(method).expect("a media send method");
     let field = kind.field();
-    let Some(reference) = params::string(params, field).filter(|f| !f.is_empty()) else {
-        return Err(ApiError::bad_request(format!(
-            "Bad Request: there is no {field} in the request"
-        )));
-    };
+    // An uploaded file: the fake issues it a file id, as Telegram does.
+    let uploaded = params
+        .get(field)
+        .and_then(Value::as_object)
+        .filter(|o| o.contains_key("upload_bytes"));
+    let reference = params::string(params, field).filter(|f| !f.is_empty());
+    let missing =
+        || ApiError::bad_request(format!("Bad Request: there is no {field} in the request"));
+    if uploaded.is_none() && reference.is_none() {
+        return Err(missing());
+    }
     message.caption = validate::caption(params).map_err(ApiError::bad_request)?;
     message.parse_mode = params::string(params, "parse_mode");
     message.entities = params.get("caption_entities").cloned();
-    let json = inner.files.for_send(kind, &reference)?;
+    let json = match (uploaded, reference) {
+        (Some(up), _) => {
+            let bytes = up
+                .get("upload_text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .as_bytes()
+                .to_vec();
+            if bytes.is_empty() {
+                return Err(ApiError::bad_request("Bad Request: file must be non-empty"));
+            }
+            inner.files.upload(super::files::Upload {
+                kind,
+                bytes: bytes.into(),
+                file_name: None,
+                mime_type: None,
+            })
+        }
+        (None, Some(reference)) => inner.files.for_send(kind, &reference)?,
+        (None, None) => return Err(missing()),
+    };
     message.media = Some(Media { kind, json });
     Ok(())
 }

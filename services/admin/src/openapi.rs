@@ -41,7 +41,7 @@ pub struct ErrorBody {
         support::add_note, support::resend_link,
         kpis::kpis,
         audit::list, audit::export,
-        campaigns::count, campaigns::upload_ids, campaigns::list, campaigns::create,
+        campaigns::count, campaigns::upload_ids, campaigns::upload_media, campaigns::list, campaigns::create,
         campaigns::get, campaigns::act, campaigns::preview, campaigns::events,
         campaigns::recipients_csv,
     ),

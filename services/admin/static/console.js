@@ -127,6 +127,21 @@
       problem("");
       out.textContent = r.data.recipients + " recipients (" + r.data.ignored_ids + " ids are not subscribers)";
     });
+    compose.elements.media_file.addEventListener("change", async () => {
+      const f = compose.elements;
+      const file = f.media_file.files[0];
+      if (!file) return;
+      const status = document.getElementById("media-status");
+      if (!f.media_chat.value) { problem("Give your Telegram id: the file is sent to you to get its file_id."); return; }
+      status.textContent = "uploading…";
+      const q = "?kind=" + encodeURIComponent(f.media_kind.value) + "&chat_id=" + encodeURIComponent(f.media_chat.value) +
+        "&name=" + encodeURIComponent(file.name);
+      const r = await api("POST", "/media" + q, await file.arrayBuffer(), "application/octet-stream");
+      if (!r.ok) { status.textContent = ""; failed(r); return; }
+      problem("");
+      f.file_id.value = r.data.file_id;
+      status.textContent = "uploaded";
+    });
     document.getElementById("count").addEventListener("click", async () => {
       const r = await api("POST", "/audiences/count", audience(compose));
       if (!r.ok) { failed(r); return; }

@@ -9,7 +9,7 @@ use proto::broadcast::{
     Audience, Campaign as CampaignMsg, CampaignRef, Content, CountAudienceReply,
     CreateCampaignRequest, ListCampaignsReply, ListCampaignsRequest, Revenue, Schedule,
     ScheduleKind, Segment, SendPreviewReply, SendPreviewRequest, StatsReply, StatsRequest,
-    ValidateContentReply,
+    UploadMediaReply, UploadMediaRequest, ValidateContentReply,
 };
 use runtime::ServiceError;
 use serde_json::{Value, json};
@@ -246,6 +246,54 @@ impl BroadcastRpc for BroadcastService {
             })?;
         Ok(Response::new(SendPreviewReply {
             message_id: sent.get("message_id").and_then(Value::as_i64).unwrap_or(0),
+        }))
+    }
+
+    async fn upload_media(&self, req: Request<UploadMediaRequest>) -> Reply<UploadMediaReply> {
+        use proto::broadcast::MediaKind;
+        let r = req.into_inner();
+        let (method, field) = match MediaKind::try_from(r.kind) {
+            Ok(MediaKind::Photo) => ("sendPhoto", "photo"),
+            Ok(MediaKind::Video) => ("sendVideo", "video"),
+            Ok(MediaKind::Document) => ("sendDocument", "document"),
+            Ok(MediaKind::Animation) => ("sendAnimation", "animation"),
+            _ => return Err(invalid("kind: photo, video, document or animation").into()),
+        };
+        if r.data.is_empty() {
+            return Err(invalid("the file is empty").into());
+        }
+        if r.chat_id == 0 {
+            return Err(invalid("chat_id: the chat to upload into (an admin's own)").into());
+        }
+        let name = if r.file_name.trim().is_empty() {
+            field.to_string()
+        } else {
+            r.file_name.trim().to_string()
+        };
+        let sent = self
+            .engine
+            .progress()
+            .bot()
+            .send_file(method, field, r.chat_id, r.data, &name)
+            .await
+            .map_err(|e| match e {
+                telegram::TgError::BadRequest { description, .. } => {
+                    invalid(format!("Telegram refused the file: {description}"))
+                }
+                other => ServiceError::Unavailable(format!("telegram: {other}")),
+            })?;
+        // A photo comes back in several sizes, the largest last.
+        let file_id = match field {
+            "photo" => sent.photo.last().map(|p| p.file_id.clone()),
+            "video" => sent.video.map(|a| a.file_id),
+            "animation" => sent.animation.or(sent.document).map(|a| a.file_id),
+            _ => sent.document.map(|a| a.file_id),
+        }
+        .ok_or_else(|| ServiceError::Unavailable("Telegram's answer held no file".into()))?;
+        tracing::info!(chat = r.chat_id, method, "media uploaded");
+        Ok(Response::new(UploadMediaReply {
+            file_id,
+            message_id: sent.message_id,
         }))
     }
 

@@ -379,6 +379,32 @@ impl Bot {
             .map(|_| ())
     }
 
+    /// Uploads a file by sending it to a chat, which is Telegram's only way
+    /// to give a bot a `file_id` for it (`method` sendPhoto, sendVideo,
+    /// sendDocument or sendAnimation; `field` photo, video, document or
+    /// animation). Paced like any send.
+    pub async fn send_file(
+        &self,
+        method: &str,
+        field: &str,
+        chat_id: i64,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> Result<Message, TgError> {
+        if let Some(budget) = &self.budget {
+            budget.wait_turn(false, Some(chat_id)).await?;
+        }
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string());
+        let form = reqwest::multipart::Form::new()
+            .text("chat_id", chat_id.to_string())
+            .part(field.to_string(), part);
+        let request = self
+            .http
+            .post(format!("{}/{method}", self.method_base))
+            .multipart(form);
+        self.execute(method, request).await
+    }
+
     /// setWebhook with a self-signed certificate uploaded (multipart), which
     /// Telegram needs to trust a webhook whose certificate no public CA signed.
     pub async fn set_webhook_with_certificate(

@@ -399,6 +399,14 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
             Some(json!({"segment": "all"})),
             S::OK,
         ),
+        // A "file" of five bytes, sent to chat 501 to get its file_id.
+        (
+            Method::POST,
+            "/media",
+            "/media?kind=photo&chat_id=501&name=a.png".into(),
+            Some(json!("img")),
+            S::OK,
+        ),
         // The raw body "501" (JSON's quotes are allowed around an id).
         (
             Method::POST,
@@ -527,10 +535,21 @@ async fn every_endpoint_answers_each_role_exactly_as_allowed() {
     assert_eq!(count("customer.note"), 2, "owner and support");
     assert_eq!(count("order.resend_link"), 0, "the refusals wrote nothing");
     assert_eq!((count("campaign.cancel"), count("campaign.resume")), (1, 0));
+    assert_eq!(count("media.upload"), 2);
+    let to_501: Vec<String> =
+        a.tg.messages_to(501)
+            .iter()
+            .map(|c| c.method.clone())
+            .collect();
     assert_eq!(
-        a.tg.messages_to(501).len(),
+        to_501.iter().filter(|m| *m == "sendMessage").count(),
         2,
-        "one preview per allowed role"
+        "one preview per allowed role: {to_501:?}"
+    );
+    assert_eq!(
+        to_501.iter().filter(|m| *m == "sendPhoto").count(),
+        2,
+        "one upload each"
     );
     a.stop().await;
 }

@@ -74,6 +74,28 @@ async fn an_operator_on_a_phone_signs_in_composes_starts_and_watches_a_campaign(
     b.goto(&format!("{base}/admin/campaigns/new"))
         .await
         .unwrap();
+    // A picture from the phone: uploaded to the admin's own chat for its file_id.
+    b.type_into("input[name=media_chat]", "900001")
+        .await
+        .unwrap();
+    b.type_into(
+        "input[name=media_file]",
+        shot("01-dashboard").to_str().unwrap(),
+    )
+    .await
+    .unwrap();
+    b.wait_for(
+        "return document.querySelector('input[name=file_id]').value.length > 10
+             && document.getElementById('media-status').textContent === 'uploaded'",
+        wait,
+    )
+    .await
+    .expect("the file uploaded and its file_id filled in");
+    let photos = a.tg.calls_to("sendPhoto");
+    assert_eq!(photos.len(), 1);
+    assert_eq!(photos[0].chat_id(), Some(900_001));
+    // This campaign is text after all.
+    b.clear("input[name=file_id]").await.unwrap();
     b.type_into("input[name=title]", "Phone sale")
         .await
         .unwrap();

@@ -503,3 +503,90 @@ async fn kpis_count_users_activity_sales_packs_and_what_followed_a_campaign() {
     }
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_photo_uploaded_through_the_api_goes_out_as_the_campaigns_media() {
+    let a = Admin::start().await;
+    let owner = a.token(OWNER, OWNER_PW).await;
+    seed_users(&a, 7501, 3).await;
+    let upload = |query: &str, body: &'static [u8]| {
+        a.text(
+            a.request(Method::POST, &format!("/media{query}"), &owner)
+                .header("content-type", "application/octet-stream")
+                .body(body),
+        )
+    };
+    // Refusals first: nothing is sent for them.
+    for (query, body, why) in [
+        ("?kind=gif&chat_id=900123", &b"GIF89a"[..], "gif"),
+        ("?kind=photo", &b"x"[..], "chat_id"),
+        ("?kind=photo&chat_id=900123", &b""[..], "empty"),
+    ] {
+        let (st, _, reply) = upload(query, body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{query}: {reply}");
+        assert!(reply.contains(why), "{query}: {reply} should say {why}");
+    }
+    assert!(a.tg.calls_to("sendPhoto").is_empty());
+
+    let (st, _, reply) = upload(
+        "?kind=photo&chat_id=900123&name=sale.png",
+        b"\x89PNG\r\n\x1a\n not really an image",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{reply}");
+    let file_id = serde_json::from_str::<Value>(&reply).unwrap()["file_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sent = a.tg.calls_to("sendPhoto");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].chat_id(),
+        Some(900_123),
+        "the file went to the admin's chat first"
+    );
+
+    let (st, draft) = a
+        .call(
+            Method::POST,
+            "/campaigns",
+            Some(&owner),
+            Some(json!({
+                "content": {"media": {"kind": "photo", "file_id": file_id, "caption": "<b>New</b> pack, {first_name}"}},
+                "audience": {"segment": "all"},
+            })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{draft}");
+    let id = draft["id"].as_str().unwrap().to_string();
+    let (st, _) = a
+        .call(
+            Method::POST,
+            &format!("/campaigns/{id}/start"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let events = watch(&a, &owner, &id).await;
+    assert_eq!(events.last().unwrap()["progress"]["sent"], 3);
+    for user in 7501..=7503 {
+        let got = a.tg.messages_to(user);
+        assert_eq!(got.len(), 1, "{user}");
+        assert_eq!(got[0].method, "sendPhoto");
+        assert_eq!(
+            got[0].params["photo"], file_id,
+            "the uploaded file, by its id"
+        );
+        assert_eq!(
+            got[0].params["caption"],
+            format!("<b>New</b> pack, User, &quot;{user}&quot;")
+        );
+    }
+    assert!(
+        a.audit_actions()
+            .await
+            .contains(&"media.upload".to_string())
+    );
+    a.stop().await;
+}

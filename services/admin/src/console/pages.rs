@@ -302,8 +302,11 @@ pub async fn new_campaign(State(s): State<AppState>, viewer: Viewer) -> PageResu
 <label>Title <input name="title" maxlength="200"></label>
 <label>Message (Telegram HTML: &lt;b&gt; &lt;i&gt; &lt;u&gt; &lt;s&gt; &lt;a href&gt; &lt;code&gt; &lt;pre&gt;; variables {first_name} {username} {language} {balance})
 <textarea name="text" rows="6"></textarea></label>
-<label>Or a photo, video or document: its Telegram file_id
-<input name="file_id"><select name="media_kind"><option value="photo">photo</option><option value="video">video</option><option value="document">document</option><option value="animation">animation</option></select></label>
+<fieldset><legend>Or a photo, video, document or animation (the text becomes its caption)</legend>
+<select name="media_kind"><option value="photo">photo</option><option value="video">video</option><option value="document">document</option><option value="animation">animation</option></select>
+<input name="media_chat" type="number" placeholder="your Telegram id (the file is sent to you)">
+<input name="media_file" type="file"> <output id="media-status"></output>
+<label>Its file_id (filled in by the upload, or a Telegram file_id or https URL)<input name="file_id"></label></fieldset>
 <div class="preview"><span>Preview</span><div id="preview"></div></div>
 <label>Buttons, one per line: <code>Text - https://…</code><textarea name="buttons" rows="3"></textarea></label>
 <label><input type="checkbox" name="unsubscribe_button" checked> Unsubscribe button</label>

@@ -127,6 +127,74 @@ pub async fn upload_ids(
     }))
 }
 
+/// Photos, videos, documents and animations up to this size (what nginx
+/// lets through to the admin API; Telegram's own limit for a photo is 10 MB).
+pub const MAX_MEDIA_BYTES: usize = 5 * 1024 * 1024;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MediaQuery {
+    /// photo, video, document or animation
+    kind: crate::campaigns::MediaKind,
+    /// The chat it is sent to (your own Telegram id; you see it arrive).
+    chat_id: i64,
+    /// The file's name, as a document shows it.
+    name: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// For `content.media.file_id`.
+    file_id: String,
+    message_id: i64,
+}
+
+#[utoipa::path(post, path = "/media", tag = "campaigns", operation_id = "upload_media", params(MediaQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, up to 5 MiB"), responses((status = 200, description = "Sent to that chat; its file_id is ready for a campaign", body = Uploaded), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this", body = crate::openapi::ErrorBody), (status = 413, description = "Over 5 MiB"), (status = 503, description = "Telegram or the broadcast service is unavailable", body = crate::openapi::ErrorBody)))]
+pub async fn upload_media(
+    State(s): State<AppState>,
+    caller: Caller,
+    Params(q): Params<MediaQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Uploaded>> {
+    use crate::campaigns::MediaKind as K;
+    caller.require(Permission::ManageCampaigns)?;
+    let kind = match q.kind {
+        K::Photo => pb::MediaKind::Photo,
+        K::Video => pb::MediaKind::Video,
+        K::Document => pb::MediaKind::Document,
+        K::Animation => pb::MediaKind::Animation,
+    };
+    let size = body.len();
+    let r = s
+        .broadcast
+        .clone()
+        .upload_media(pb::UploadMediaRequest {
+            kind: kind as i32,
+            data: body.to_vec(),
+            file_name: q.name.clone().unwrap_or_default(),
+            chat_id: q.chat_id,
+        })
+        .await
+        .map_err(ServiceError::from)?
+        .into_inner();
+    audit::append(
+        &s.db,
+        Entry {
+            actor: &caller.actor(),
+            action: "media.upload",
+            target: Some(format!("file:{}", r.file_id)),
+            details: json!({ "kind": q.kind, "bytes": size, "chat_id": q.chat_id }),
+            address: caller.address,
+        },
+    )
+    .await?;
+    Ok(Json(Uploaded {
+        file_id: r.file_id,
+        message_id: r.message_id,
+    }))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -51,6 +51,12 @@ pub fn router(state: AppState) -> Router {
                 ),
             ),
         )
+        .route(
+            "/media",
+            post(campaigns::upload_media).layer(axum::extract::DefaultBodyLimit::max(
+                campaigns::MAX_MEDIA_BYTES,
+            )),
+        )
         .route("/campaigns/{id}", get(campaigns::get))
         .route("/campaigns/{id}/events", get(campaigns::events))
         .route(
@@ -92,6 +98,7 @@ pub const PERMISSIONS: &[(&str, Option<Permission>)] = {
         ("export_audit", Some(ReadAudit)),
         ("count_audience", Some(ManageCampaigns)),
         ("upload_id_list", Some(ManageCampaigns)),
+        ("upload_media", Some(ManageCampaigns)),
         ("list_campaigns", Some(ReadCampaigns)),
         ("create_campaign", Some(ManageCampaigns)),
         ("get_campaign", Some(ReadCampaigns)),

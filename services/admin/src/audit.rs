@@ -39,26 +39,39 @@ pub struct Record {
     pub action: String,
     pub target: Option<String>,
     #[schema(value_type = Object)]
-    #[schema(value_type = Object)]
     pub details: Value,
     pub address: Option<String>,
 }
 
-/// Newest first, `limit` entries older than `before` (an id), optionally of one action.
-pub async fn page(
-    db: &PgPool,
-    before: Option<i64>,
-    action: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Vec<Record>> {
+/// What a search of the log asks for; each part optional.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct Filter {
+    /// Exactly this action (`campaign.start`).
+    pub action: Option<String>,
+    /// Entries whose actor contains this, in any case (`alice`, `telegram:`).
+    pub actor: Option<String>,
+    /// Entries whose target contains this, in any case (`user:701`, a campaign id).
+    pub target: Option<String>,
+}
+
+/// The log's rows a filter selects, newest first, older than `before`; one
+/// query for the page and the export.
+pub fn select<T>(f: &Filter, before: Option<i64>, limit: i64) -> crate::export::Select<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
     sqlx::query_as(
         "SELECT id, at, actor, action, target, details, address FROM audit_log
          WHERE ($1::bigint IS NULL OR id < $1) AND ($2::text IS NULL OR action = $2)
-         ORDER BY id DESC LIMIT $3",
+           AND ($3::text IS NULL OR strpos(lower(actor), lower($3)) > 0)
+           AND ($4::text IS NULL OR strpos(lower(coalesce(target, '')), lower($4)) > 0)
+         ORDER BY id DESC LIMIT $5",
     )
     .bind(before)
-    .bind(action)
+    .bind(f.action.clone())
+    .bind(f.actor.clone())
+    .bind(f.target.clone())
     .bind(limit)
-    .fetch_all(db)
-    .await
 }

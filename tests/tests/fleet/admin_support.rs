@@ -125,5 +125,37 @@ async fn support_notes_a_customer_and_resends_an_open_orders_pay_link_only() {
     let actions = a.audit_actions().await;
     let count = |name: &str| actions.iter().filter(|x| *x == name).count();
     assert_eq!((count("customer.note"), count("order.resend_link")), (1, 1));
+    // The log is searchable by who and by what it was about, in the API and its CSV.
+    let (st, by_support) = a
+        .call(Method::GET, "/audit?actor=SUPPORT@", Some(&owner), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let actions: Vec<&str> = by_support["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["order.resend_link", "customer.note", "auth.login"]
+    );
+    let (_, about) = a
+        .call(Method::GET, "/audit?target=user:701", Some(&owner), None)
+        .await;
+    assert_eq!(about["items"].as_array().unwrap().len(), 1, "{about}");
+    let (st, _, csv) = a
+        .text(a.request(Method::GET, &format!("/audit.csv?target={open}"), &owner))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(csv.lines().count(), 2, "a header and the one resend: {csv}");
+    assert!(
+        csv.contains("order.resend_link") && csv.contains(r#""{""status"":""pending""}""#),
+        "{csv}"
+    );
+    let (st, _) = a
+        .call(Method::GET, "/audit?who=me", Some(&owner), None)
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
     a.stop().await;
 }

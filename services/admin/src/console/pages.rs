@@ -626,11 +626,21 @@ pub async fn audit(
             .await?
             .0,
     )?;
-    let action = param(&raw, "action");
+    let mut export = form_urlencoded::Serializer::new(String::new());
+    for key in ["action", "actor", "target"] {
+        let v = param(&raw, key);
+        if !v.is_empty() {
+            export.append_pair(key, &v);
+        }
+    }
     let mut body = format!(
         r#"<form method="get" class="filters"><input name="action" value="{}" placeholder="action, e.g. campaign.start">
-<button type="submit">Filter</button> <a href="/admin/api/v1/audit.csv">CSV</a></form>"#,
-        esc(&action)
+<input name="actor" value="{}" placeholder="who, e.g. alice"><input name="target" value="{}" placeholder="target, e.g. user:701">
+<button type="submit">Search</button> <a href="/admin/api/v1/audit.csv?{}">CSV</a></form>"#,
+        esc(&param(&raw, "action")),
+        esc(&param(&raw, "actor")),
+        esc(&param(&raw, "target")),
+        esc(&export.finish()),
     );
     let mut rows = page["items"].as_array().cloned().unwrap_or_default();
     for r in &mut rows {

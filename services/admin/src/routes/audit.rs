@@ -17,7 +17,12 @@ use serde::{Deserialize, Serialize};
 pub struct Query {
     /// Entries older than this id (the previous page's `next`).
     before: Option<i64>,
+    /// Exactly this action (`campaign.start`).
     action: Option<String>,
+    /// Entries whose actor contains this, in any case (`alice`, `telegram:`).
+    actor: Option<String>,
+    /// Entries whose target contains this, in any case (`user:701`, a campaign id).
+    target: Option<String>,
     limit: Option<i64>,
 }
 
@@ -36,16 +41,16 @@ pub async fn list(
 ) -> ApiResult<Json<Page>> {
     caller.require(Permission::ReadAudit)?;
     let limit = super::page_size(q.limit)?;
-    let rows = audit::page(&s.db, q.before, q.action.as_deref(), limit + 1).await?;
+    let filter = audit::Filter {
+        action: q.action,
+        actor: q.actor,
+        target: q.target,
+    };
+    let rows = audit::select::<Record>(&filter, q.before, limit + 1)
+        .fetch_all(&s.db)
+        .await?;
     let (items, next) = super::keyset(rows, limit, |r| r.id);
     Ok(Json(Page { items, next }))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    action: Option<String>,
 }
 
 /// One audit entry as a CSV line: the details as their JSON text.
@@ -57,22 +62,23 @@ pub struct Line {
     actor: String,
     action: String,
     target: Option<String>,
-    details: String,
+    #[serde(serialize_with = "json_text")]
+    details: serde_json::Value,
     address: Option<String>,
 }
 
-/// `GET /audit.csv`: the whole log (or one action), newest first, streamed.
-#[utoipa::path(get, path = "/audit.csv", tag = "audit", operation_id = "export_audit", params(ExportQuery), responses((status = 200, description = "The whole log, streamed", content_type = "text/csv", body = String), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
+fn json_text<S: serde::Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+/// `GET /audit.csv`: the entries the filter selects (all by default), newest first, streamed.
+#[utoipa::path(get, path = "/audit.csv", tag = "audit", operation_id = "export_audit", params(audit::Filter), responses((status = 200, description = "The whole log, streamed", content_type = "text/csv", body = String), (status = 400, description = "Bad input: what is wrong", body = crate::openapi::ErrorBody), (status = 401, description = "Not signed in, or the token or session is no longer valid", body = crate::openapi::ErrorBody), (status = 403, description = "The role may not do this (or a cookie request without its CSRF token)", body = crate::openapi::ErrorBody)))]
 pub async fn export(
     State(s): State<AppState>,
     caller: Caller,
-    Params(q): Params<ExportQuery>,
+    Params(filter): Params<audit::Filter>,
 ) -> ApiResult<Response> {
     caller.require(Permission::ReadAudit)?;
-    let select = sqlx::query_as::<_, Line>(
-        "SELECT id, at, actor, action, target, details::text AS details, address FROM audit_log
-         WHERE ($1::text IS NULL OR action = $1) ORDER BY id DESC",
-    )
-    .bind(q.action);
+    let select = audit::select::<Line>(&filter, None, i64::MAX);
     Ok(export::rows("audit.csv", s.db, select))
 }

@@ -202,6 +202,27 @@ impl Caller {
     pub fn actor(&self) -> String {
         format!("admin:{} {}", self.admin_id, self.login)
     }
+
+    /// Writes one change this caller made to the audit log, with their address.
+    pub async fn audit(
+        &self,
+        db: &sqlx::PgPool,
+        action: &str,
+        target: String,
+        details: serde_json::Value,
+    ) -> sqlx::Result<()> {
+        crate::audit::append(
+            db,
+            crate::audit::Entry {
+                actor: &self.actor(),
+                action,
+                target: Some(target),
+                details,
+                address: self.address,
+            },
+        )
+        .await
+    }
 }
 
 /// The client's address as nginx saw it.

@@ -75,17 +75,14 @@ pub async fn create(
     let id = store::create_admin(&s.db, &req.login, &hash, req.role)
         .await?
         .ok_or_else(|| ApiError::conflict(format!("login {:?} is taken", req.login)))?;
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action: "admin.create",
-            target: Some(format!("admin:{id} {}", req.login)),
-            details: json!({ "role": req.role }),
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &s.db,
+            "admin.create",
+            format!("admin:{id} {}", req.login),
+            json!({ "role": req.role }),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Created {
@@ -140,16 +137,8 @@ async fn apply(
         store::Change::SetRole(_) => "admin.set_role",
         store::Change::Remove => "admin.remove",
     };
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action,
-            target: Some(format!("admin:{id}")),
-            details,
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(&s.db, action, format!("admin:{id}"), details)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

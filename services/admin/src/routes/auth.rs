@@ -235,17 +235,14 @@ pub async fn logout(State(s): State<AppState>, caller: Caller) -> ApiResult<Stat
 /// Ends the caller's session (API or console), audited.
 pub async fn sign_out(s: &AppState, caller: &Caller) -> ApiResult<()> {
     store::revoke_session(&s.db, caller.session).await?;
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action: "auth.logout",
-            target: Some(format!("session:{}", caller.session)),
-            details: json!({}),
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &s.db,
+            "auth.logout",
+            format!("session:{}", caller.session),
+            json!({}),
+        )
+        .await?;
     Ok(())
 }
 

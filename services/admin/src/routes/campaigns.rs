@@ -4,7 +4,6 @@
 //! come back as 400/404/409 with its own message. Every change is audited.
 
 use crate::app::AppState;
-use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::campaigns::{AudienceIn, CampaignOut, NewCampaign};
 use crate::error::{ApiError, ApiResult, Body, Params};
@@ -33,17 +32,9 @@ async fn audit(
     id: &str,
     details: Value,
 ) -> ApiResult<()> {
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action,
-            target: Some(format!("campaign:{id}")),
-            details,
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(&s.db, action, format!("campaign:{id}"), details)
+        .await?;
     Ok(())
 }
 
@@ -178,17 +169,14 @@ pub async fn upload_media(
         .await
         .map_err(ServiceError::from)?
         .into_inner();
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action: "media.upload",
-            target: Some(format!("file:{}", r.file_id)),
-            details: json!({ "kind": q.kind, "bytes": size, "chat_id": q.chat_id }),
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &s.db,
+            "media.upload",
+            format!("file:{}", r.file_id),
+            json!({ "kind": q.kind, "bytes": size, "chat_id": q.chat_id }),
+        )
+        .await?;
     Ok(Json(Uploaded {
         file_id: r.file_id,
         message_id: r.message_id,

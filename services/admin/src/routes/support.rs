@@ -3,7 +3,6 @@
 //! the payments service, which owns orders and speaks to the buyer).
 
 use crate::app::AppState;
-use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Body};
 use crate::roles::Permission;
@@ -77,17 +76,14 @@ pub async fn add_note(
     .bind(text)
     .fetch_one(&s.db)
     .await?;
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action: "customer.note",
-            target: Some(format!("user:{user_id}")),
-            details: json!({ "note": note.id }),
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &s.db,
+            "customer.note",
+            format!("user:{user_id}"),
+            json!({ "note": note.id }),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(note)))
 }
 
@@ -116,17 +112,14 @@ pub async fn resend_link(
         .await
         .map_err(ServiceError::from)?
         .into_inner();
-    audit::append(
-        &s.db,
-        Entry {
-            actor: &caller.actor(),
-            action: "order.resend_link",
-            target: Some(format!("order:{order_id}")),
-            details: json!({ "status": order.status }),
-            address: caller.address,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            &s.db,
+            "order.resend_link",
+            format!("order:{order_id}"),
+            json!({ "status": order.status }),
+        )
+        .await?;
     Ok(Json(Resent {
         order_id: order.order_id,
         status: order.status,

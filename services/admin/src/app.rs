@@ -44,8 +44,11 @@ impl App {
         if let Some((login, password)) = &config.first_owner {
             crate::routes::admins::create_first_owner(&db, login, password.expose_secret()).await?;
         }
+        // Not a warning: one replica works without it (console sessions are
+        // cookies checked in Postgres; API clients refresh after a restart),
+        // and the seed's .env, which has no such variable, must start clean.
         if !config.auth.jwt_secret_configured {
-            tracing::warn!(
+            tracing::info!(
                 "ADMIN_JWT_SECRET is not set: access tokens are signed with a key of this process \
                  and are refused after a restart (clients refresh) and by other admin replicas"
             );

@@ -51,6 +51,7 @@ fn the_seeds_variables_alone_configure_every_service() {
     bot::Config::from_env(&env).unwrap();
     payments::Config::from_env(&env).unwrap();
     broadcast::Config::from_env(&env).unwrap();
+    admin::Config::from_env(&env).unwrap();
 }
 
 /// The seed project's `.env`, exactly as its README writes it (a copy of
@@ -68,7 +69,7 @@ pub fn seed_file() -> Vec<(String, String)> {
 
 type Build = fn(&Env) -> Result<String, runtime::config::ConfigError>;
 /// Every service's configuration, as its `{:?}`.
-const SERVICES: [(&str, Build); 4] = [
+const SERVICES: [(&str, Build); 5] = [
     ("gateway", |e| {
         gateway::Config::from_env(e).map(|c| format!("{c:?}"))
     }),
@@ -80,6 +81,9 @@ const SERVICES: [(&str, Build); 4] = [
     }),
     ("broadcast", |e| {
         broadcast::Config::from_env(e).map(|c| format!("{c:?}"))
+    }),
+    ("admin", |e| {
+        admin::Config::from_env(e).map(|c| format!("{c:?}"))
     }),
 ];
 

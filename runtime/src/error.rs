@@ -90,6 +90,11 @@ impl ServiceError {
             | Code::DeadlineExceeded
             | Code::ResourceExhausted
             | Code::Cancelled => ServiceError::Unavailable(msg),
+            // tonic's own code for a connection that broke mid-call (the peer
+            // was killed or restarted): an outage to retry, not the peer's bug.
+            // Taken for Internal, a restart's in-flight updates were counted
+            // as failures and parked in dead_updates instead of redelivered.
+            Code::Unknown if msg.contains("transport error") => ServiceError::Unavailable(msg),
             _ => ServiceError::Internal(anyhow::anyhow!("peer failed: {:?} {msg}", status.code())),
         }
     }
@@ -161,6 +166,20 @@ mod tests {
         assert_eq!(e.grpc_code(), Code::Unavailable);
         let back = ServiceError::from_status(&tonic::Status::unavailable("x"));
         assert!(matches!(back, ServiceError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_connection_broken_mid_call_is_an_outage_not_a_bug() {
+        let broken = tonic::Status::unknown("transport error");
+        assert!(matches!(
+            ServiceError::from_status(&broken),
+            ServiceError::Unavailable(_)
+        ));
+        let other = tonic::Status::unknown("the handler panicked");
+        assert!(matches!(
+            ServiceError::from_status(&other),
+            ServiceError::Internal(_)
+        ));
     }
 
     #[test]

@@ -235,7 +235,7 @@ impl Inner {
 pub async fn sweep_stale_claims(db: &PgPool, lease: Duration) -> Result<u64, ServiceError> {
     let done = sqlx::query(
         "UPDATE campaign_recipients
-         SET state = 'unknown', error = 'the sender stopped mid-send; not re-sent'
+         SET state = 'unknown', claimed_by = NULL, error = 'the sender stopped mid-send; not re-sent'
          WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => $1)",
     )
     .bind(lease.as_secs_f64())

@@ -109,14 +109,6 @@ pub fn everyone() -> Audience {
     }
 }
 
-pub fn language(code: &str) -> Audience {
-    Audience {
-        segment: Segment::Language as i32,
-        language: code.into(),
-        ..Default::default()
-    }
-}
-
 pub fn sandbox(global: u32, paid: u32, enforce: bool) -> TelegramOptions {
     TelegramOptions {
         global_per_sec: global,

@@ -18,7 +18,7 @@ mod redis;
 mod report;
 mod stats;
 
-use broadcast::{Infra, Scenario, everyone, language, sandbox};
+use broadcast::{Infra, Scenario, everyone, sandbox};
 use report::{Row, Section, row};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,7 +102,7 @@ const RATE_ROWS: &[Row] = &[
 
 #[rustfmt::skip]
 const RAW_ROWS: &[Row] = &[
-    row("rate_steady", "sustained rate, msg/s (both campaigns together)", "≥ 5,000", 0),
+    row("rate_steady", "sustained rate, msg/s (first and last second left out)", "≥ 5,000", 0),
     row("rate_first_last", "rate first to last message, msg/s", "", 0),
     row("rate_p1_p99", "rate over the middle 98 % of the messages, msg/s", "", 0),
     row("bc_us", "broadcast CPU per message, µs", "", 1),
@@ -146,6 +146,9 @@ const MATERIALISE_ROWS: &[Row] = &[
     row("ours_pct", "CPU of the run's processes, % of the machine", "", 0),
     row("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
 ];
+
+/// The paid budget of the limits-off scenario: never the bottleneck.
+const RAW_BUDGET: u32 = 20_000;
 
 fn scenarios(quick: bool) -> Vec<(Scenario, &'static [Row], String)> {
     let n = |full: i64, q: i64| if quick { q } else { full };
@@ -194,21 +197,21 @@ fn scenarios(quick: bool) -> Vec<(Scenario, &'static [Row], String)> {
                 key: "limits-off",
                 title: format!("3. {s3} recipients with the sandbox's limits off"),
                 users: s3,
-                rate_limit: 1000,
-                paid_rate_limit: 1000,
+                rate_limit: 30,
+                paid_rate_limit: RAW_BUDGET,
                 sandbox: sandbox(30, 1000, false),
-                campaigns: vec![(false, language("en")), (true, language("ru"))],
+                campaigns: vec![(true, everyone())],
                 send_for: None,
-                budget: 2000.0,
+                budget: f64::from(RAW_BUDGET),
             },
             RAW_ROWS,
-            "The sandbox enforces nothing. The engine always paces through the token's budget, \
-             and the configuration caps each budget at 1000/s (TELEGRAM_RATE_LIMIT and \
-             TELEGRAM_PAID_RATE_LIMIT ≤ 1000), so the most one service can send is 2000/s: \
-             two campaigns at once, an ordinary one at TELEGRAM_RATE_LIMIT=1000 to half the \
-             users (en) and a paid one at 1000/s to the other half (ru). The CPU figures say \
-             what the pipeline would cost beyond that."
-                .into(),
+            format!(
+                "The sandbox enforces nothing. One paid campaign to everyone with \
+                 TELEGRAM_PAID_RATE_LIMIT={RAW_BUDGET}, far past what the pipeline can do (the \
+                 configuration allows budgets over Telegram's 1000/s only when TELEGRAM_API_BASE \
+                 is not api.telegram.org), so what is measured is the engine itself: the same \
+                 budget reservations, claims, per-chat slots and outcome writes as at 30/s."
+            ),
         ),
         (
             Scenario {

@@ -13,6 +13,11 @@ use sqlx::{PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// A campaign this large gets fresh planner statistics as it starts; below
+/// it, a claim reads all of a campaign's pending rows in well under a
+/// millisecond whatever the plan.
+const ANALYZE_FROM: i64 = 10_000;
+
 /// Materialises `c`'s recipients and marks it running (or done at once when
 /// nobody is selected), inside `tx`, which holds `c`'s row lock.
 pub async fn materialise_and_run(
@@ -20,6 +25,18 @@ pub async fn materialise_and_run(
     c: &Campaign,
 ) -> Result<Campaign, ServiceError> {
     let n = audience::materialise(tx, c.id, &c.audience.0, c.audience_list_id).await?;
+    if n >= ANALYZE_FROM {
+        // The planner's statistics still describe the table before these
+        // rows (empty, or earlier campaigns all sent): it then takes the new
+        // campaign's pending rows for a handful and answers every claim by
+        // reading all of them and sorting (570 ms per claim at 1,000,000,
+        // longer than the slots the claim was for, so nothing was ever
+        // sent). ANALYZE in this transaction counts our own rows and
+        // publishes the statistics with them: ~0.2 s once per large start.
+        sqlx::query("ANALYZE campaign_recipients")
+            .execute(&mut **tx)
+            .await?;
+    }
     let status = if n == 0 { "done" } else { "running" };
     let started: Campaign = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE campaigns SET status = $2, recipients = $3, started_at = now(), updated_at = now(),

@@ -28,7 +28,8 @@ pub struct EngineConfig {
     pub send_timeout: Duration,
     /// `BROADCAST_CLAIM_LEASE` (60 s): a recipient claimed for sending longer
     /// than this belongs to a sender that died; it becomes "unknown". Must
-    /// exceed the send timeout plus the time to record an outcome.
+    /// exceed the send timeout plus the time to record an outcome. A replica
+    /// whose heartbeat stopped is found sooner (`engine::liveness`).
     pub claim_lease: Duration,
     /// `BROADCAST_POLL_INTERVAL` (0.25 s): how often each replica looks for
     /// due, paused and cancelled campaigns. Pause takes effect within it.

@@ -273,7 +273,12 @@ fn settled(p: &proto::broadcast::Progress) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sigkilled_broadcast_service_resumes_and_nobody_gets_the_campaign_twice() {
-    let mut fleet = fleet_at(100, |_| {}).await;
+    // The production lease: the dead replica's claims are found by its
+    // silent heartbeat, long before the lease would end them.
+    let mut fleet = fleet_at(100, |env| {
+        env.set("BROADCAST_CLAIM_LEASE", "60");
+    })
+    .await;
     // Only the process sends: the in-process service stops first.
     if let Some(b) = fleet.broadcast.take() {
         b.stop().await;
@@ -294,7 +299,9 @@ async fn a_sigkilled_broadcast_service_resumes_and_nobody_gets_the_campaign_twic
     first.sigkill().await;
     let second = Process::spawn(&fleet, port);
     let mut c = client_at(port).await;
-    let done = wait_status(&mut c, &id, "done", Duration::from_secs(60)).await;
+    // 1,000 at 100/s is ~10 s of sending; the killed replica's claims are
+    // swept ~10-13 s after its last heartbeat. Under half the lease.
+    let done = wait_status(&mut c, &id, "done", Duration::from_secs(30)).await;
     let p = done.progress.unwrap();
     assert_eq!(p.recipients, 1_000);
     assert_eq!(

@@ -6,10 +6,12 @@
 //! Each tick (BROADCAST_POLL_INTERVAL):
 //! 1. starts scheduled campaigns that are due and the due occurrences of
 //!    recurring series (a row lock makes each start happen exactly once);
-//! 2. turns recipients whose sender died mid-send into "unknown";
+//! 2. turns recipients whose sender died mid-send into "unknown" (see
+//!    `liveness`: within seconds of a replica's last heartbeat);
 //! 3. makes sure a sender task runs here for every running campaign and tells
 //!    each one its campaign's current status (pause, cancel).
 
+mod liveness;
 mod progress;
 mod sender;
 mod start;
@@ -21,6 +23,7 @@ use crate::store::{self, Campaign};
 use runtime::ServiceError;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telegram::{Bot, SendBudget};
@@ -29,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+pub use liveness::sweep_stale_claims;
 pub use progress::Progress;
 pub use start::materialise_and_run;
 
@@ -57,6 +61,10 @@ pub(crate) struct Inner {
     arrivals: [window::Arrivals; 2],
     wake: Notify,
     tasks: TaskTracker,
+    /// This replica in `broadcast_senders` and in the rows it claims.
+    pub sender_id: Uuid,
+    /// Batches claimed here whose outcomes are not written yet.
+    pub claims_in_flight: AtomicUsize,
 }
 
 impl Engine {
@@ -92,6 +100,8 @@ impl Engine {
                 arrivals: Default::default(),
                 wake: Notify::new(),
                 tasks: TaskTracker::new(),
+                sender_id: Uuid::new_v4(),
+                claims_in_flight: AtomicUsize::new(0),
             }),
         }
     }
@@ -144,6 +154,9 @@ impl Engine {
         inner
             .tasks
             .spawn(start::run(inner.clone(), shutdown.clone()));
+        inner
+            .tasks
+            .spawn(liveness::run(inner.clone(), shutdown.clone()));
         let mut last_sweep = tokio::time::Instant::now() - Duration::from_secs(3600);
         loop {
             if let Err(e) = self.tick(&shutdown, &mut last_sweep).await {
@@ -157,6 +170,7 @@ impl Engine {
         }
         inner.tasks.close();
         inner.tasks.wait().await;
+        liveness::forget(&inner).await;
         tracing::info!("broadcast engine stopped; every claimed send is recorded");
     }
 
@@ -173,8 +187,8 @@ impl Engine {
                 .fetch_all(&inner.db)
                 .await?;
         self.follow(live, shutdown);
-        // The sweep only matters once a lease can have run out.
-        if last_sweep.elapsed() >= inner.cfg.claim_lease / 4 {
+        // The sweep only matters once a lease or a heartbeat can have run out.
+        if last_sweep.elapsed() >= inner.cfg.claim_lease.min(liveness::SENDER_TIMEOUT) / 4 {
             sweep_stale_claims(&inner.db, inner.cfg.claim_lease).await?;
             for c in store::settle_cancelled(&inner.db).await? {
                 inner.progress.update_now(&c).await;
@@ -228,25 +242,4 @@ impl Inner {
         tracing::info!(campaign = %c.id, recipients = c.recipients, "campaign finished");
         self.progress.update_now(c).await;
     }
-}
-
-/// A recipient claimed for longer than the lease belongs to a sender that
-/// died: it may or may not have been sent, so it is never sent again.
-pub async fn sweep_stale_claims(db: &PgPool, lease: Duration) -> Result<u64, ServiceError> {
-    let done = sqlx::query(
-        "UPDATE campaign_recipients
-         SET state = 'unknown', claimed_by = NULL, error = 'the sender stopped mid-send; not re-sent'
-         WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => $1)",
-    )
-    .bind(lease.as_secs_f64())
-    .execute(db)
-    .await?;
-    if done.rows_affected() > 0 {
-        tracing::warn!(
-            recipients = done.rows_affected(),
-            "recipients left mid-send by a stopped sender are now unknown"
-        );
-        metrics::counter!("broadcast_unknown_total").increment(done.rows_affected());
-    }
-    Ok(done.rows_affected())
 }

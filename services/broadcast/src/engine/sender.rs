@@ -6,8 +6,8 @@
 //! message leaves) → sent / failed / blocked, or back to pending only when
 //! Telegram certainly did not deliver it (429, a 5xx answer, a refused
 //! connection). A send that got no answer is "unknown", and so is a row left
-//! "sending" by a replica that died (see `sweep_stale_claims`): either may
-//! have reached the user, so neither is ever sent again.
+//! "sending" by a replica that died (see `liveness`): either may have
+//! reached the user, so neither is ever sent again.
 
 use super::Inner;
 use crate::content::{self, Recipient};
@@ -18,6 +18,7 @@ use futures::stream::FuturesUnordered;
 use runtime::ServiceError;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use telegram::TgError;
 use tokio::sync::{Semaphore, watch};
@@ -89,6 +90,9 @@ async fn send_campaign(
     shutdown: &CancellationToken,
 ) -> Result<(), ServiceError> {
     let campaign = Arc::new(store::load(&inner.db, id).await?);
+    // Alive before the first claim: a claim by a replica with no heartbeat
+    // yet would look like a dead one's.
+    super::liveness::beat(inner).await?;
     let per_sec = if campaign.paid {
         inner.budget.paid_per_sec
     } else {
@@ -160,15 +164,24 @@ async fn send_campaign(
             pause(shutdown, slots.first_in.max(Duration::from_millis(5))).await;
             continue;
         }
-        let claimed = claim(inner, id, slots.count).await?;
+        inner.claims_in_flight.fetch_add(1, Ordering::Relaxed);
+        let claimed = match claim(inner, id, slots.count).await {
+            Ok(c) => c,
+            Err(e) => {
+                inner.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
         idle = claimed.rows.is_empty();
         if idle {
+            inner.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
         let (inner2, campaign2, status2) = (inner.clone(), campaign.clone(), status.clone());
         inner.tasks.spawn(async move {
             let outcomes = send_batch(&inner2, &campaign2, &claimed.rows, slots, &status2).await;
             record(&inner2, id, claimed.token, &claimed.rows, outcomes).await;
+            inner2.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
         // Ask for the next batch when half of this one's slots have passed,
@@ -213,7 +226,8 @@ async fn claim(inner: &Inner, id: Uuid, n: u32) -> Result<Batch, ServiceError> {
     let rows: Vec<Claimed> = sqlx::query_as(
         "WITH claimed AS (
              UPDATE campaign_recipients r
-             SET state = 'sending', claimed_at = now(), claimed_by = $3, attempts = r.attempts + 1
+             SET state = 'sending', claimed_at = now(), claimed_by = $3, sender = $4,
+                 attempts = r.attempts + 1
              WHERE r.campaign_id = $1 AND r.user_id = ANY(ARRAY(
                  SELECT user_id FROM campaign_recipients
                  WHERE campaign_id = $1 AND state = 'pending' AND (not_before IS NULL OR not_before <= now())
@@ -231,6 +245,7 @@ async fn claim(inner: &Inner, id: Uuid, n: u32) -> Result<Batch, ServiceError> {
     .bind(id)
     .bind(i64::from(n))
     .bind(token)
+    .bind(inner.sender_id)
     .fetch_all(&inner.db)
     .await?;
     Ok(Batch { token, rows })

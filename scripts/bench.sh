@@ -64,7 +64,11 @@ in_args=(ingress "${pass[@]}")
 # Only a full run of every scenario replaces the figures in BENCHMARKS.md; the ingress part
 # is one scenario set, so a full `--only ingress` writes its block too.
 if [[ $quick -eq 0 && $write -eq 1 && " ${pass[*]} " != *" --reps "* ]]; then
-    [[ -z $bc_keys ]] && bc_args+=(--write "$REPO_ROOT/BENCHMARKS.md")
+    # ... and every broadcast scenario, with or without --only naming them all.
+    all_bc=$(tr ',' '\n' <<<"$bc_keys" | sort -u | paste -sd,)
+    if [[ -z $only || $all_bc == budget-30,limits-off,materialise,paid-1000 ]]; then
+        bc_args+=(--write "$REPO_ROOT/BENCHMARKS.md")
+    fi
     in_args+=(--write "$REPO_ROOT/BENCHMARKS.md")
 fi
 timeout_s="${BENCH_TIMEOUT:-$([[ $quick -eq 1 ]] && echo 900 || echo 3600)}"

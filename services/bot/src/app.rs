@@ -144,25 +144,29 @@ impl BotRpc for BotService {
         // the update done itself, so a redelivery after the asking gateway
         // died is answered from the marker instead of being handled again.
         let dispatcher = self.dispatcher.clone();
-        let acted = tokio::spawn(
+        let (acted, marked_done) = tokio::spawn(
             async move {
                 let _running = running;
                 let acted = dispatcher.handle(&update).await?;
-                if let Err(e) = dispatcher
+                let marked = match dispatcher
                     .cache
                     .finish_update(update_id, cache::UPDATE_DONE_TTL)
                     .await
                 {
-                    // The gateway marks it too when it is still there.
-                    tracing::debug!(update_id, error = %e, "could not mark update done");
-                }
-                Ok::<_, ServiceError>(acted)
+                    Ok(()) => true,
+                    Err(e) => {
+                        // The gateway marks it, when it is still there.
+                        tracing::debug!(update_id, error = %e, "could not mark update done");
+                        false
+                    }
+                };
+                Ok::<_, ServiceError>((acted, marked))
             }
             .in_current_span(),
         )
         .await
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("update task failed: {e}")))??;
         metrics::counter!("bot_updates_total", "acted" => acted.to_string()).increment(1);
-        Ok(Response::new(UpdateReply { acted }))
+        Ok(Response::new(UpdateReply { acted, marked_done }))
     }
 }

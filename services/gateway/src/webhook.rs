@@ -120,8 +120,11 @@ async fn handle(
         raw: body.to_vec(),
     };
     match s.bot.clone().handle_update(req).await {
-        Ok(_) => {
-            mark_done(&s, update_id, lease).await;
+        Ok(reply) => {
+            // Usually the bot has marked it already, in the same Redis.
+            if !reply.get_ref().marked_done {
+                mark_done(&s, update_id, lease).await;
+            }
             metrics::counter!("gateway_updates_total", "outcome" => "handled").increment(1);
             Ok(StatusCode::OK)
         }

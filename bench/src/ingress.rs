@@ -415,10 +415,11 @@ impl World {
             (s("ADMIN_IDS"), s("10000")),
             (s("HELEKET_ALLOWED_IPS"), s("127.0.0.1")),
             (s("REDIS_KEY_PREFIX"), s("starshop:bench:")),
-            // The most the configuration allows: replies are paced by the
-            // token's shared send budget, and 30/s (the default) would be
-            // the whole benchmark's throughput.
-            (s("TELEGRAM_RATE_LIMIT"), s("1000")),
+            // Every reply still takes a slot of the token's shared send
+            // budget, as in production, but at a rate (allowed against the
+            // sandbox only) that never caps the benchmark: at Telegram's
+            // 30/s the budget would be the whole throughput.
+            (s("TELEGRAM_RATE_LIMIT"), s("100000")),
             (s("DATABASE_URL"), db.url.clone()),
             (s("SANDBOX_TELEGRAM_LISTEN"), format!("127.0.0.1:{tg}")),
             (s("SANDBOX_HELEKET_LISTEN"), format!("127.0.0.1:{hk}")),
@@ -568,8 +569,9 @@ struct Scenario {
     pace: Option<f64>,
 }
 
-/// The fleet's ceiling (TELEGRAM_RATE_LIMIT=1000 paces every reply), the
-/// rate at which the paced baseline runs.
+/// The rate at which the paced baseline runs: CPU per request of an event
+/// loop falls as the rate rises, so the hop is also compared at a rate the
+/// fleet reaches.
 const PACED_RATE: f64 = 1000.0;
 
 fn scenarios() -> Vec<Scenario> {
@@ -1299,7 +1301,7 @@ const FLEET_ROWS: &[(&str, &str, &str, usize)] = &[
     ("redis_all", "… all three", "≤ 5 (half of ~10)", 2),
     ("hop_ratio", "gateway CPU ÷ bare axum CPU (same run)", "≤ 3", 1),
     ("hop_ratio_nginx", "(nginx + gateway) ÷ (nginx + bare axum)", "", 1),
-    ("hop_ratio_paced", "gateway CPU ÷ bare axum CPU at the fleet's 1,000/s (https-40 only)", "≤ 3", 1),
+    ("hop_ratio_paced", "gateway CPU ÷ bare axum CPU at 1,000/s (https-40 only)", "≤ 3", 1),
     ("hop_ratio_nginx_paced", "(nginx + gateway) ÷ (nginx + bare axum) at 1,000/s (https-40 only)", "", 1),
     ("ours_pct", "CPU of the measured processes, % of the machine", "", 0),
     ("others_pct", "CPU of everything else on the machine meanwhile, %", "", 0),
@@ -1387,13 +1389,13 @@ fn render(
          nginx's per-address limit does not apply, as for Telegram in production). {} s of \
          warm-up, then {} s measured; {reps} run{} per column, median (min–max), the columns \
          interleaved (bare, then fleet, per column and run; after fleet-https-40 the baseline once \
-         more at the fleet's 1,000 requests/s, paced, because CPU per request of an event loop \
+         more at 1,000 requests/s, paced, because CPU per request of an event loop \
          falls as the rate rises). The fleet: nginx (1 worker, the \
          repository's template) → gateway → bot (→ payments, broadcast idle) as release \
          processes with LOG_LEVEL=warn, Redis master + 2 replicas + 3 Sentinels, Postgres, and \
-         `sandbox serve` (SANDBOX_TELEGRAM_LIMITS=off) as the Bot API; TELEGRAM_RATE_LIMIT=1000, \
-         the most the configuration allows, which paces every reply through the token's send \
-         budget and so caps the fleet at 1,000 updates/s. CPU per update is each process's CPU \
+         `sandbox serve` (SANDBOX_TELEGRAM_LIMITS=off) as the Bot API; TELEGRAM_RATE_LIMIT=100000 \
+         (accepted because the Bot API is not api.telegram.org): every reply still reserves a \
+         slot of the token's send budget, but the budget no longer caps the fleet. CPU per update is each process's CPU \
          over the window (from /proc) divided by the updates answered in it; Redis commands \
          from INFO before and after.\n",
         t.warm.as_secs(),

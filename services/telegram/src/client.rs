@@ -77,14 +77,18 @@ const TELEGRAM_CLOUD_MAX_RATE: u32 = 1000;
 /// ... and against any other Bot API base.
 const OTHER_API_MAX_RATE: u32 = 100_000;
 
-/// Whether `base` is Telegram's own Bot API host (any scheme, port or path).
+/// Whether `base` is Telegram's own Bot API host, read with the same URL
+/// parser the HTTP client uses (so a `\`, extra slashes, percent-escapes or
+/// full-width letters cannot hide the host). A base that does not parse, or
+/// has no host, counts as Telegram's: the strict limit is the safe side.
 fn is_telegram_cloud(base: &str) -> bool {
-    let rest = base.split_once("://").map_or(base, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host.split(':').next().unwrap_or("");
-    host.trim_end_matches('.')
-        .eq_ignore_ascii_case("api.telegram.org")
+    match reqwest::Url::parse(base) {
+        Ok(url) => url.host_str().is_none_or(|h| {
+            h.trim_end_matches('.')
+                .eq_ignore_ascii_case("api.telegram.org")
+        }),
+        Err(_) => true,
+    }
 }
 
 /// The token goes into every method's URL path, so it may only hold
@@ -517,9 +521,18 @@ mod tests {
         }
         let sandbox = Some("http://127.0.0.1:8091");
         assert_eq!(cfg(sandbox, "20000").unwrap().paid_rate_limit, 20_000);
-        // A look-alike host is not Telegram's.
+        // A look-alike host is not Telegram's...
         let other = Some("https://api.telegram.org.example.com");
         assert_eq!(cfg(other, "5000").unwrap().paid_rate_limit, 5000);
+        // ...and Telegram's host written oddly still is.
+        for odd in [
+            r"https://api.telegram.org\@example.com",
+            "https:///api.telegram.org",
+            "https://api%2Etelegram.org",
+            "https://user:pw@api.telegram.org:443/x",
+        ] {
+            assert!(cfg(Some(odd), "1001").is_err(), "{odd}");
+        }
         assert!(cfg(sandbox, "100001").is_err());
         assert!(cfg(sandbox, "0").is_err());
     }

@@ -837,3 +837,29 @@ async fn the_summary_waits_for_a_start_message_still_being_sent() {
     }
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_campaign_starts_with_statistics_that_know_its_recipients() {
+    // With the table's old statistics (here: never analysed, so "empty"),
+    // every claim of a large campaign read and sorted all its pending rows;
+    // at 1,000,000 that outlasted the slots and nothing was sent.
+    let fleet = fleet_at(30, |_| {}).await;
+    seed_users(&fleet, 1_000_000, 12_000).await;
+    let mut c = client(&fleet).await;
+    let id = start(&mut c, text("Many"), everyone(), now()).await;
+    let running = get(&mut c, &id).await;
+    assert_eq!(running.progress.unwrap().recipients, 12_000);
+    let (analysed, tuples): (bool, f32) = sqlx::query_as(
+        "SELECT s.last_analyze IS NOT NULL, c.reltuples FROM pg_stat_user_tables s
+         JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'campaign_recipients'",
+    )
+    .fetch_one(&fleet.pool)
+    .await
+    .unwrap();
+    assert!(analysed, "the start analysed campaign_recipients");
+    assert!(tuples >= 12_000.0, "the planner knows the rows: {tuples}");
+    c.cancel_campaign(CampaignRef { id, actor: ADMIN })
+        .await
+        .unwrap();
+    fleet.stop().await;
+}

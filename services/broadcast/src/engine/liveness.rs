@@ -39,13 +39,15 @@ pub(crate) async fn beat(inner: &Inner) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Beats while this replica has work, until `shutdown`; then says it is gone
-/// (the engine has recorded every claimed send by the time it returns).
-pub(crate) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
+/// Beats while this replica has work, until `stop` (which the engine gives
+/// only once every claimed send is recorded).
+pub(crate) async fn run(inner: Arc<Inner>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(BEAT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(BEAT_EVERY) => {}
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
         }
         if inner.has_work()
             && let Err(e) = beat(&inner).await

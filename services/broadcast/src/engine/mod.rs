@@ -154,9 +154,11 @@ impl Engine {
         inner
             .tasks
             .spawn(start::run(inner.clone(), shutdown.clone()));
-        inner
-            .tasks
-            .spawn(liveness::run(inner.clone(), shutdown.clone()));
+        // Beats outlive the stop: sends claimed before it are still being
+        // made and recorded while the tasks drain, and a replica that went
+        // silent meanwhile would have them swept to "unknown".
+        let beats = CancellationToken::new();
+        let beating = tokio::spawn(liveness::run(inner.clone(), beats.clone()));
         let mut last_sweep = tokio::time::Instant::now() - Duration::from_secs(3600);
         loop {
             if let Err(e) = self.tick(&shutdown, &mut last_sweep).await {
@@ -170,6 +172,8 @@ impl Engine {
         }
         inner.tasks.close();
         inner.tasks.wait().await;
+        beats.cancel();
+        let _ = beating.await;
         liveness::forget(&inner).await;
         tracing::info!("broadcast engine stopped; every claimed send is recorded");
     }

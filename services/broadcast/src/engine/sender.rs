@@ -164,30 +164,44 @@ async fn send_campaign(
             pause(shutdown, slots.first_in.max(Duration::from_millis(5))).await;
             continue;
         }
-        inner.claims_in_flight.fetch_add(1, Ordering::Relaxed);
-        let claimed = match claim(inner, id, slots.count).await {
-            Ok(c) => c,
-            Err(e) => {
-                inner.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
-                return Err(e);
-            }
-        };
+        // A stop asked for during the waits above claims nothing more.
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let in_flight_claim = InFlight::new(inner.clone());
+        let claimed = claim(inner, id, slots.count).await?;
         idle = claimed.rows.is_empty();
         if idle {
-            inner.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
         let (inner2, campaign2, status2) = (inner.clone(), campaign.clone(), status.clone());
         inner.tasks.spawn(async move {
             let outcomes = send_batch(&inner2, &campaign2, &claimed.rows, slots, &status2).await;
             record(&inner2, id, claimed.token, &claimed.rows, outcomes).await;
-            inner2.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(in_flight_claim);
             drop(permit);
         });
         // Ask for the next batch when half of this one's slots have passed,
         // so the budget never idles and never runs far ahead.
         let half = slots.offset(slots.count) / 2;
         pause(shutdown, half.saturating_sub(reserved_at.elapsed())).await;
+    }
+}
+
+/// A claimed batch whose outcomes are not written yet: the replica keeps
+/// beating while one exists (see `liveness`), also if its task panics.
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn new(inner: Arc<Inner>) -> InFlight {
+        inner.claims_in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(inner)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.claims_in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -441,7 +455,8 @@ impl Outcome {
 }
 
 /// Writes a batch's outcomes in one statement; keeps trying while the claim
-/// lease lasts (after it, the rows are "unknown" and nothing lands).
+/// lease lasts (after it, or once this replica has been silent for
+/// `liveness::SENDER_TIMEOUT`, the rows are "unknown" and nothing lands).
 async fn record(inner: &Inner, id: Uuid, token: Uuid, rows: &[Claimed], outcomes: Vec<Outcome>) {
     let mut users = Vec::with_capacity(rows.len());
     let mut states = Vec::with_capacity(rows.len());

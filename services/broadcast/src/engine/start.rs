@@ -9,7 +9,7 @@ use crate::audience;
 use crate::schedule;
 use crate::store::{COLUMNS, Campaign};
 use runtime::ServiceError;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Acquire, PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -33,9 +33,7 @@ pub async fn materialise_and_run(
         // longer than the slots the claim was for, so nothing was ever
         // sent). ANALYZE in this transaction counts our own rows and
         // publishes the statistics with them: ~0.2 s once per large start.
-        sqlx::query("ANALYZE campaign_recipients")
-            .execute(&mut **tx)
-            .await?;
+        analyze_recipients(tx).await?;
     }
     let status = if n == 0 { "done" } else { "running" };
     let started: Campaign = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -51,6 +49,35 @@ pub async fn materialise_and_run(
     metrics::counter!("broadcast_campaigns_started_total").increment(1);
     tracing::info!(campaign = %c.id, recipients = n, "campaign started");
     Ok(started)
+}
+
+/// ANALYZE takes a table lock that waits for a running vacuum (an
+/// anti-wraparound one is not cancelled for us) or another start's ANALYZE.
+/// The start does not wait for it: after a second it goes on with the old
+/// statistics, which autovacuum corrects soon after.
+async fn analyze_recipients(tx: &mut Transaction<'_, Postgres>) -> Result<(), ServiceError> {
+    let mut sp = tx.begin().await?;
+    sqlx::query("SET LOCAL lock_timeout = '1s'")
+        .execute(&mut *sp)
+        .await?;
+    match sqlx::query("ANALYZE campaign_recipients")
+        .execute(&mut *sp)
+        .await
+    {
+        Ok(_) => {
+            sp.commit().await?;
+            // SET LOCAL outlives the savepoint: back to the usual for the
+            // rest of the start.
+            sqlx::query("SET LOCAL lock_timeout TO DEFAULT")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "recipients not analyzed at the start; autovacuum will");
+            sp.rollback().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts due campaigns every poll interval until shutdown.

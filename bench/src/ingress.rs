@@ -265,6 +265,14 @@ enum Cpu {
 }
 
 impl Cpu {
+    fn switches(self) -> u64 {
+        match self {
+            Cpu::Own(pid) => procfs::switches(pid),
+            Cpu::Tree(pid) => procfs::tree_switches(pid),
+            Cpu::Harness => procfs::switches(std::process::id()),
+        }
+    }
+
     fn read(self) -> Duration {
         match self {
             Cpu::Own(pid) => procfs::cpu(pid).unwrap_or_default(),
@@ -701,6 +709,7 @@ async fn connection(
 struct Sample {
     at: Instant,
     cpu: Vec<Duration>,
+    switches: Vec<u64>,
     machine: Duration,
     redis_cmds: Vec<f64>,
     /// Per node (master first), calls by command.
@@ -711,6 +720,7 @@ async fn sample(world: &World, meters: &[(&'static str, Cpu)], fleet: bool) -> S
     let at = Instant::now();
     let machine = procfs::machine_busy();
     let cpu = meters.iter().map(|(_, c)| c.read()).collect();
+    let switches = meters.iter().map(|(_, c)| c.switches()).collect();
     let mut redis_cmds = Vec::new();
     let mut cmdstats = Vec::new();
     if fleet {
@@ -722,6 +732,7 @@ async fn sample(world: &World, meters: &[(&'static str, Cpu)], fleet: bool) -> S
     Sample {
         at,
         cpu,
+        switches,
         machine,
         redis_cmds,
         cmdstats,
@@ -852,6 +863,15 @@ async fn run_once(
         total += us;
     }
     f.insert("cpu:all".into(), total);
+    let mut switches: HashMap<&str, f64> = HashMap::new();
+    for (i, (label, _)) in meters.iter().enumerate() {
+        let d = b.switches[i].saturating_sub(a.switches[i]);
+        *switches.entry(label).or_default() += d as f64 / n;
+    }
+    f.insert("cs:all".into(), switches.values().sum());
+    for (label, per_update) in switches {
+        f.insert(format!("cs:{label}"), per_update);
+    }
     let machine = b.machine.saturating_sub(a.machine);
     let capacity = secs * std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
     f.insert("ours_pct".into(), 100.0 * ours.as_secs_f64() / capacity);
@@ -1227,9 +1247,17 @@ async fn measure(
                 f["ok_pct"],
                 if sc.fleet {
                     format!(
-                        ", gateway {:.0} µs, bot {:.0} µs, Redis {:.1} cmds per update; calls: {:?}",
+                        ", gateway {:.0} µs, bot {:.0} µs, Postgres {:.0} µs, all {:.0} µs, \
+                         switches gateway {:.1} bot {:.1} Postgres {:.1} all {:.1}, \
+                         Redis {:.1} cmds per update; calls: {:?}",
                         f["cpu:gateway"],
                         f["cpu:bot"],
+                        f["cpu:postgres"],
+                        f["cpu:all"],
+                        f["cs:gateway"],
+                        f["cs:bot"],
+                        f["cs:postgres"],
+                        f["cs:all"],
                         f["redis_all"],
                         run.methods.iter().take(4).collect::<Vec<_>>()
                     )
@@ -1296,6 +1324,13 @@ const FLEET_ROWS: &[(&str, &str, &str, usize)] = &[
     ("cpu:sandbox", "… fake Telegram (sandbox serve)", "", 1),
     ("cpu:harness", "… harness (load generator)", "", 1),
     ("cpu:all", "… all of them", "", 0),
+    ("cs:nginx", "Context switches per update (threads put to sleep and woken, or preempted): nginx", "", 1),
+    ("cs:gateway", "… gateway", "", 1),
+    ("cs:bot", "… bot", "", 1),
+    ("cs:redis master", "… Redis master", "", 1),
+    ("cs:postgres", "… Postgres (postmaster + backends)", "", 1),
+    ("cs:sandbox", "… fake Telegram (sandbox serve)", "", 1),
+    ("cs:all", "… all of them (with those not listed)", "", 1),
     ("redis_master", "Redis commands per update: master", "", 2),
     ("redis_replicas", "… replicas (both; replication stream)", "", 2),
     ("redis_all", "… all three", "≤ 5 (half of ~10)", 2),

@@ -123,6 +123,9 @@ pub fn normalize_url(raw: &str) -> Result<(String, PgSslMode), String> {
     Ok((url, mode))
 }
 
+/// A pooled connection idle at least this long is pinged before it is used.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// A lazily connecting pool: the service starts even while Postgres is down
 /// and reports it in /health, instead of crash-looping. TLS (Neon) is served
 /// by rustls with the webpki roots.
@@ -136,6 +139,20 @@ pub fn pool(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
         .min_connections(cfg.pool_size.min(cfg.max_connections()))
         .acquire_timeout(cfg.acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
+        // sqlx pings every connection on its way back to the pool (always)
+        // and, by default, again on its way out: three round trips per query.
+        // A connection back less than a second ago was just proven by that
+        // release ping, so only one idle longer is pinged before use (Neon or
+        // a restarted Postgres closes idle ones; the ping finds those).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(opts))
 }
 

@@ -47,7 +47,9 @@ impl Dispatcher {
             return self.on_member_change(c).await.map(|_| true);
         }
         if let Some(from) = update.from()
-            && !self.within_rate_limit(from, update.chat_id()).await?
+            && !self
+                .within_rate_limit(from, update.chat_id(), ends_dialog(update))
+                .await?
         {
             return Ok(false);
         }
@@ -76,10 +78,21 @@ impl Dispatcher {
 
     /// The per-user limit, shared by every bot replica through Redis. Over the
     /// limit the user hears about it once per window, not once per message.
-    async fn within_rate_limit(&self, from: &User, chat_id: i64) -> Result<bool, ServiceError> {
+    /// `ends_dialog`: the update is a command, which leaves a half-finished
+    /// dialog; the dialog ends in the limiter's round trip when it is allowed.
+    async fn within_rate_limit(
+        &self,
+        from: &User,
+        chat_id: i64,
+        ends_dialog: bool,
+    ) -> Result<bool, ServiceError> {
         let decision = self
             .cache
-            .rate_limit(&format!("user:{}", from.id), self.rate_limit)
+            .rate_limit_ending_session(
+                &format!("user:{}", from.id),
+                self.rate_limit,
+                ends_dialog.then_some((DIALOG_SCOPE, from.id)),
+            )
             .await?;
         if decision.allowed {
             return Ok(true);
@@ -111,9 +124,9 @@ impl Dispatcher {
         let cmd = command(text);
         let admin = self.is_admin(from.id);
         let mut left_broadcast = false;
+        // Any command leaves a half-finished dialog: the purchase dialog has
+        // ended with the rate limit already (`ends_dialog`).
         if cmd.is_some() {
-            // Any command leaves a half-finished dialog.
-            self.cache.session_clear(DIALOG_SCOPE, from.id).await?;
             if admin {
                 left_broadcast = self.leave_broadcast(from.id).await?;
             }
@@ -312,6 +325,16 @@ impl Dispatcher {
 }
 
 /// The command of a message ("/start@my_bot payload" → "start").
+/// Whether the update is a command in a private chat, the messages
+/// [`Dispatcher::on_message`] answers as commands.
+fn ends_dialog(update: &Update) -> bool {
+    update.message.as_ref().is_some_and(|m| {
+        m.from.is_some()
+            && m.chat.kind == "private"
+            && command(m.text.as_deref().unwrap_or("")).is_some()
+    })
+}
+
 fn command(text: &str) -> Option<&str> {
     let first = text.split_whitespace().next()?;
     let cmd = first.strip_prefix('/')?;

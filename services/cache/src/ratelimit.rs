@@ -14,7 +14,9 @@ use std::time::Duration;
 use crate::client::Cache;
 use crate::error::CacheError;
 
-/// KEYS[1]: limiter key. ARGV[1]: emission interval in µs. ARGV[2]: burst.
+/// KEYS[1]: limiter key; KEYS[2..]: keys deleted when the request is allowed
+/// (sessions a command ends, so that costs no round trip of its own).
+/// ARGV[1]: emission interval in µs. ARGV[2]: burst.
 /// Returns {allowed (0/1), remaining, retry_after in µs}.
 pub(crate) const GCRA_LUA: &str = r#"
 local interval = tonumber(ARGV[1])
@@ -33,6 +35,9 @@ if ahead > limit then
 end
 -- The key is only needed until the bucket is full again.
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
+for i = 2, #KEYS do
+  redis.call('DEL', KEYS[i])
+end
 return {1, math.floor((limit - ahead) / interval), 0}
 "#;
 
@@ -70,7 +75,21 @@ impl Cache {
         key: &str,
         limit: RateLimit,
     ) -> Result<RateDecision, CacheError> {
-        let key = self.key(&format!("rl:{key}"));
+        self.rate_limit_ending_session(key, limit, None).await
+    }
+
+    /// [`Cache::rate_limit`]; when the request is allowed, the session
+    /// `(scope, id)` (see [`Cache::session_clear`]) ends too, atomically and in
+    /// the same round trip. A denied request leaves the session as it was.
+    pub async fn rate_limit_ending_session(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        session: Option<(&str, i64)>,
+    ) -> Result<RateDecision, CacheError> {
+        let mut keys = vec![self.key(&format!("rl:{key}"))];
+        keys.extend(session.map(|(scope, id)| self.session_key(scope, id)));
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let args = [
             limit.interval_us().to_string(),
             limit.burst.max(1).to_string(),
@@ -78,7 +97,7 @@ impl Cache {
         let reply: Vec<i64> = self
             .inner
             .rate_limit_script
-            .run(&self.inner.master, &[&key], &args)
+            .run(&self.inner.master, &keys, &args)
             .await?;
         match reply[..] {
             [allowed, remaining, retry_us] => Ok(RateDecision {

@@ -13,7 +13,7 @@ use crate::client::{Cache, px};
 use crate::error::CacheError;
 
 impl Cache {
-    fn session_key(&self, scope: &str, id: i64) -> String {
+    pub(crate) fn session_key(&self, scope: &str, id: i64) -> String {
         self.key(&format!("session:{scope}:{id}"))
     }
 

@@ -425,6 +425,53 @@ async fn rate_limit_allows_burst_then_denies_shares_budget_and_refills() {
     assert!(a.rate_limit("chat:11", limit).await.unwrap().allowed);
 }
 
+/// A command ends the user's dialog in the limiter's round trip, but only when
+/// the limiter lets it through: a denied command changes nothing.
+#[tokio::test]
+async fn an_allowed_request_ends_the_named_session_and_a_denied_one_keeps_it() {
+    let (_trio, cache) = setup().await;
+    let limit = RateLimit {
+        per_minute: 1,
+        burst: 1,
+    };
+    let dialog = Dialog {
+        step: "custom_amount".into(),
+        stars: None,
+    };
+    cache.session_set("dialog", 7, &dialog, LONG).await.unwrap();
+    cache.session_set("dialog", 8, &dialog, LONG).await.unwrap();
+    let allowed = cache
+        .rate_limit_ending_session("user:7", limit, Some(("dialog", 7)))
+        .await
+        .unwrap();
+    assert!(allowed.allowed);
+    assert_eq!(
+        cache.session_get::<Dialog>("dialog", 7).await.unwrap(),
+        None,
+        "the allowed command ended the dialog"
+    );
+    assert!(
+        cache
+            .session_get::<Dialog>("dialog", 8)
+            .await
+            .unwrap()
+            .is_some(),
+        "another user's dialog is untouched"
+    );
+
+    cache.session_set("dialog", 7, &dialog, LONG).await.unwrap();
+    let denied = cache
+        .rate_limit_ending_session("user:7", limit, Some(("dialog", 7)))
+        .await
+        .unwrap();
+    assert!(!denied.allowed);
+    assert_eq!(
+        cache.session_get::<Dialog>("dialog", 7).await.unwrap(),
+        Some(dialog),
+        "a denied command leaves the dialog as it was"
+    );
+}
+
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Dialog {
     step: String,

@@ -125,11 +125,10 @@ impl Dispatcher {
         let admin = self.is_admin(from.id);
         let mut left_broadcast = false;
         // Any command leaves a half-finished dialog: the purchase dialog has
-        // ended with the rate limit already (`ends_dialog`).
-        if cmd.is_some() {
-            if admin {
-                left_broadcast = self.leave_broadcast(from.id).await?;
-            }
+        // ended with the rate limit already (`ends_dialog`), the broadcast
+        // dialog ends here.
+        if cmd.is_some() && admin {
+            left_broadcast = self.leave_broadcast(from.id).await?;
         }
         match cmd {
             Some("start") => {

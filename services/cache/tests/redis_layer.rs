@@ -719,6 +719,32 @@ async fn a_frozen_replica_is_waited_on_once_then_left_out_until_it_thaws() {
 /// their neighbours (also across a chunk boundary) are not, a finished claim
 /// cannot be taken over, and a day of markers costs a fraction of a byte per
 /// update (printed: the figure behind the README's memory arithmetic).
+/// Telegram redelivers an unanswered update for up to 24 h, so the marker
+/// written with the production lifetime must last that long (and no longer:
+/// the README sizes Redis by a day of markers).
+#[tokio::test]
+async fn an_update_done_marker_lasts_as_long_as_telegram_redelivers() {
+    let (trio, cache) = setup().await;
+    let id = 3 * 65_536 + 5;
+    cache.claim_update(id, LONG, "gw").await.unwrap();
+    cache
+        .finish_update(id, cache::UPDATE_DONE_TTL)
+        .await
+        .unwrap();
+    let chunk = cache.key(&format!("tg:done:{}", id / 65_536));
+    let left_ms: i64 = trio
+        .command(trio.master_port(), &["PTTL", &chunk])
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let day_ms = 24 * 3600 * 1000;
+    assert!(
+        left_ms > day_ms - 60_000 && left_ms <= day_ms,
+        "the done marker lives {left_ms} ms"
+    );
+}
+
 #[tokio::test]
 async fn update_done_markers_are_bits_and_cost_a_fraction_of_a_byte() {
     let (trio, cache) = setup().await;

@@ -266,6 +266,35 @@ async fn a_claim_left_by_a_dead_gateway_is_taken_over_within_seconds() {
     fleet.stop().await;
 }
 
+/// A hand-over that fails (the bot is down) gives the update's claim back at
+/// once, so Telegram's redelivery may reach any gateway and be handled there,
+/// instead of being refused as "busy" for the claim's whole lease.
+#[tokio::test]
+async fn a_failed_hand_over_gives_the_claim_back_for_another_gateway() {
+    let mut fleet = Fleet::start().await;
+    let cache = cache::Cache::connect(&cache::RedisConfig::from_env(&fleet.env).unwrap())
+        .await
+        .unwrap();
+    cache.wait_connected(Duration::from_secs(5)).await.unwrap();
+    fleet.stop_bot().await;
+    let update = message_update(9301, 1301, "/start").to_string();
+    let r = fleet.post_update(update, Some(SECRET)).await;
+    assert!(r.status().is_server_error(), "{}", r.status());
+    // Another gateway (named "other-gw" here) can take the claim right away.
+    assert_eq!(
+        cache
+            .claim_as(
+                &cache::update_claim_key(9301),
+                Duration::from_secs(600),
+                "other-gw"
+            )
+            .await
+            .unwrap(),
+        cache::Claimed::Taken
+    );
+    fleet.stop().await;
+}
+
 /// The gateway that handed an update to the bot died; the bot finished the
 /// reaction anyway and marked the update done itself, so the redelivery that
 /// reaches the next gateway is answered from the marker: one reply, not two.

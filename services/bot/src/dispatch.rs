@@ -323,7 +323,6 @@ impl Dispatcher {
     }
 }
 
-/// The command of a message ("/start@my_bot payload" → "start").
 /// Whether the update is a command in a private chat, the messages
 /// [`Dispatcher::on_message`] answers as commands.
 fn ends_dialog(update: &Update) -> bool {
@@ -334,6 +333,7 @@ fn ends_dialog(update: &Update) -> bool {
     })
 }
 
+/// The command of a message ("/start@my_bot payload" → "start").
 fn command(text: &str) -> Option<&str> {
     let first = text.split_whitespace().next()?;
     let cmd = first.strip_prefix('/')?;
